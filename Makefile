@@ -1,0 +1,196 @@
+# Guichet — build, private PostGIS cluster, run and test.
+#
+# Two commands matter (README): `make run` and `make test`. Everything they
+# need is installed or created here, idempotently, so that a fresh Debian 12
+# machine goes from a clean clone to a serving portal with one of them.
+
+SHELL := /bin/bash
+
+# --- Debian packages -------------------------------------------------------
+# Build and run dependencies, then test-only ones. `deps` installs the missing
+# ones when root and otherwise prints the exact apt-get line and stops.
+DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
+             libsodium-dev libgeos-dev libpq-dev postgresql-15 \
+             postgresql-15-postgis-3
+DEB_TEST  := libcmocka-dev nodejs
+DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
+
+# --- Build -----------------------------------------------------------------
+BUILD    := build
+PKGS     := libmicrohttpd jansson libsodium libpq geos
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+            -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+ALLCFLAGS = -std=c11 -D_GNU_SOURCE -DGEOS_USE_ONLY_R_API $(WARN) \
+            -fstack-protector-strong -fPIE $(CFLAGS) \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS  ?= -pie -Wl,-z,relro,-z,now
+
+APP_SRC  := $(wildcard app/*.c)
+LIB_SRC  := $(filter-out app/main.c,$(APP_SRC))
+APP_OBJ  := $(APP_SRC:app/%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:app/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJ := $(APP_SRC:app/%.c=$(BUILD)/asan/%.o)
+ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+
+BIN      := $(BUILD)/guichet
+ASAN_BIN := $(BUILD)/asan/guichet
+
+# --- Private PostgreSQL cluster ---------------------------------------------
+# The cluster lives under the checkout (.pg/). PostgreSQL refuses to run as
+# root, so as root its programs run as the `postgres` system user, which must
+# be able to reach the folder: when a parent of the checkout is closed to
+# others (a checkout under /root), the cluster goes to /tmp instead. Unix
+# socket paths are limited to ~107 bytes, hence the short fallback for it.
+PG_BIN   := $(shell pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+DB_PORT  ?= 54329
+DB_NAME  ?= guichet
+DB_USER  := postgres
+TMPKEY   := $(shell printf %s '$(CURDIR)' | cksum | cut -d' ' -f1)
+ifndef DB_DIR
+DB_DIR := $(shell d='$(CURDIR)'; ok=1; \
+  while [ "$$d" != / ]; do case $$(stat -c %A "$$d") in (*[xt]) ;; (*) ok=0;; esac; \
+  d=$$(dirname "$$d"); done; \
+  if [ $$ok = 1 ] || [ "$$(id -u)" != 0 ]; then echo '$(CURDIR)/.pg'; \
+  else echo /tmp/guichet-$(TMPKEY); fi)
+endif
+ifndef DB_SOCK
+DB_SOCK := $(shell d='$(DB_DIR)/sock'; if [ $${#d} -lt 80 ]; then echo "$$d"; \
+  else echo /tmp/guichet-s-$(TMPKEY); fi)
+endif
+ifeq ($(shell id -u),0)
+AS_PG := runuser -u postgres --
+else
+AS_PG :=
+endif
+DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_NAME)
+export GUICHET_CONF ?= $(CURDIR)/conf/guichet.conf
+
+.PHONY: all deps build run test unit api api-asan asan migrate check-config \
+        db-start db-stop db-restart stop clean-db psql clean bench
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing: $$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -q --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing Debian packages. Install them as root, then run make again:"; \
+	    echo "  apt-get install -y --no-install-recommends $$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	@$(MAKE) --no-print-directory $(BIN)
+
+$(BIN): $(APP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: app/%.c app/*.h | $(BUILD)/obj
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(ASAN_BIN): $(ASAN_OBJ)
+	$(CC) $(ASANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/%.o: app/%.c app/*.h | $(BUILD)/asan
+	$(CC) $(filter-out -fPIE -O2,$(ALLCFLAGS)) $(ASANFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ) tests/unit/*.h | $(BUILD)/unit
+	$(CC) $(ALLCFLAGS) -Iapp -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+$(BUILD)/obj $(BUILD)/asan $(BUILD)/unit:
+	mkdir -p $@
+
+asan: deps
+	@$(MAKE) --no-print-directory $(ASAN_BIN)
+
+# --- Database ---------------------------------------------------------------
+db-start: deps
+	@if [ ! -f '$(DB_DIR)/data/PG_VERSION' ]; then \
+	  echo "Creating the private PostgreSQL cluster in $(DB_DIR)"; \
+	  if [ -n '$(AS_PG)' ]; then install -d -o postgres -g postgres -m 700 '$(DB_DIR)' '$(DB_DIR)/data'; \
+	  else install -d -m 700 '$(DB_DIR)' '$(DB_DIR)/data'; fi; \
+	  $(AS_PG) '$(PG_BIN)/initdb' -D '$(DB_DIR)/data' -U $(DB_USER) --auth=trust \
+	    -E UTF8 --locale=C.UTF-8 -N >'$(DB_DIR)/initdb.log' 2>&1 \
+	    || { cat '$(DB_DIR)/initdb.log'; exit 1; }; \
+	fi
+	@if [ -n '$(AS_PG)' ]; then install -d -o postgres -g postgres -m 755 '$(DB_SOCK)'; \
+	else install -d -m 755 '$(DB_SOCK)'; fi
+	@if ! $(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' status >/dev/null 2>&1; then \
+	  $(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' -l '$(DB_DIR)/data/postgresql.log' -w \
+	    -o "-k $(DB_SOCK) -c listen_addresses=127.0.0.1 -p $(DB_PORT)" start >/dev/null \
+	    || { tail -n 20 '$(DB_DIR)/data/postgresql.log'; exit 1; }; \
+	  echo "PostgreSQL listening on 127.0.0.1:$(DB_PORT) and $(DB_SOCK)"; \
+	fi
+	@$(DB_ENV) psql -d postgres -XtAc "SELECT 1 FROM pg_database WHERE datname = '$(DB_NAME)'" \
+	  | grep -q 1 || $(DB_ENV) '$(PG_BIN)/createdb' $(DB_NAME)
+
+db-stop stop:
+	@if [ -f '$(DB_DIR)/data/PG_VERSION' ] && \
+	   $(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' status >/dev/null 2>&1; then \
+	  $(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' -m fast -w stop >/dev/null && \
+	  echo "PostgreSQL stopped"; \
+	fi
+
+# Used by the API tests to prove that the server survives a database restart.
+db-restart:
+	@$(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' -m fast -w \
+	  -o "-k $(DB_SOCK) -c listen_addresses=127.0.0.1 -p $(DB_PORT)" restart >/dev/null
+
+clean-db: db-stop
+	rm -rf '$(DB_DIR)' '$(DB_SOCK)'
+
+psql: db-start
+	@$(DB_ENV) psql
+
+# --- Run ----------------------------------------------------------------------
+migrate: build db-start
+	@$(DB_ENV) $(BIN) migrate
+
+check-config: build
+	@$(BIN) check-config
+
+run: build db-start migrate
+	@$(DB_ENV) exec $(BIN) serve
+
+# --- Tests --------------------------------------------------------------------
+# Every suite runs even when an earlier one failed; the exit status is non-zero
+# if any did. The API suite runs twice: on the normal build and on the
+# AddressSanitizer + UndefinedBehaviorSanitizer build.
+test: build asan db-start
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@rc=0; \
+	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory api || rc=1; \
+	$(MAKE) --no-print-directory api-asan || rc=1; \
+	exit $$rc
+
+unit: $(UNIT_BIN)
+	@rc=0; for t in $(UNIT_BIN); do $$t || rc=1; done; exit $$rc
+
+TEST_ENV = $(DB_ENV) GUICHET_DB_PORT=$(DB_PORT) GUICHET_ROOT=$(CURDIR)
+API_FILES ?= tests/api/*.test.mjs
+
+api: $(BIN)
+	@$(TEST_ENV) GUICHET_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(API_FILES)
+
+api-asan: $(ASAN_BIN)
+	@$(TEST_ENV) GUICHET_BIN=$(CURDIR)/$(ASAN_BIN) GUICHET_SANITIZED=1 \
+	  node --test --test-concurrency=1 $(API_FILES)
+
+bench: build db-start
+	@$(DB_ENV) bench/run
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,380 @@
+/*
+ * conf.c — configuration keys as data.
+ *
+ * Every key the server understands is one row of `keys` below: name, type,
+ * bounds, default, and where it lands in struct conf. The file parser, the
+ * environment overrides, check-config and the unit test that compares this
+ * table with conf/guichet.conf all read the same rows, so a key cannot exist
+ * in one place and not the other.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+struct conf conf;
+
+enum ctype { C_STR, C_INT, C_BOOL, C_ENUM, C_ADDR };
+enum csource { SRC_DEFAULT, SRC_FILE, SRC_ENV };
+
+struct key {
+	const char		*name;
+	enum ctype		 type;
+	size_t			 off;
+	const char		*def;
+	long long		 min, max;
+	const char *const	*choices;
+};
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+
+#define O(f)	offsetof(struct conf, f)
+static const struct key keys[] = {
+	{ "listen_address",	  C_ADDR, O(listen_address),	"127.0.0.1", 0, 0, NULL },
+	{ "listen_port",	  C_INT,  O(listen_port),	"8080", 1, 65535, NULL },
+	{ "workers",		  C_INT,  O(workers),		"0", 0, 256, NULL },
+	{ "max_connections",	  C_INT,  O(max_connections),	"1024", 1, 100000, NULL },
+	{ "connection_timeout",	  C_INT,  O(connection_timeout),	"30", 1, 3600, NULL },
+	{ "max_header_bytes",	  C_INT,  O(max_header_bytes),	"32768", 4096, 1048576, NULL },
+	{ "request_body_max",	  C_INT,  O(request_body_max),	"1048576", 1024, 1073741824, NULL },
+	{ "shutdown_grace",	  C_INT,  O(shutdown_grace),	"10", 0, 300, NULL },
+	{ "static_dir",		  C_STR,  O(static_dir),	"static", 0, 0, NULL },
+	{ "migrations_dir",	  C_STR,  O(migrations_dir),	"migrations", 0, 0, NULL },
+	{ "database",		  C_STR,  O(database),		"", 0, 0, NULL },
+	{ "db_connect_timeout",	  C_INT,  O(db_connect_timeout),	"5", 1, 60, NULL },
+	{ "db_statement_timeout", C_INT,  O(db_statement_timeout),	"30000", 0, 3600000, NULL },
+	{ "access_log",		  C_BOOL, O(access_log),	"yes", 0, 0, NULL },
+	{ "log_level",		  C_ENUM, O(log_level),		"info", 0, 0, log_levels },
+	{ "frame_ancestors",	  C_STR,  O(frame_ancestors),	"'none'", 0, 0, NULL },
+	{ "behind_tls",		  C_BOOL, O(behind_tls),	"no", 0, 0, NULL },
+};
+#undef O
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static enum csource	sources[NKEYS];
+
+size_t
+conf_nkeys(void)
+{
+	return NKEYS;
+}
+
+const char *
+conf_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+static const struct key *
+key_find(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == len &&
+		    strncmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * Parses and stores one value. `where` names its origin for the message
+ * ("conf/guichet.conf:12" or "GUICHET_LISTEN_PORT"); on error the message
+ * names both the origin and the key, and says what was expected, without
+ * repeating values that might be secrets (the database string).
+ */
+static int
+key_set(const struct key *k, const char *val, const char *where,
+    char *err, size_t errlen)
+{
+	char		*field = (char *)&conf + k->off;
+	const char	*shown = strcmp(k->name, "database") == 0 ? "…" : val;
+	long long	 n;
+	char		*end;
+	size_t		 i;
+	unsigned char	 addr[16];
+
+	switch (k->type) {
+	case C_INT:
+		errno = 0;
+		n = strtoll(val, &end, 10);
+		if (*val == '\0' || *end != '\0' || errno != 0 ||
+		    n < k->min || n > k->max) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "an integer from %lld to %lld is expected",
+			    where, shown, k->name, k->min, k->max);
+			return -1;
+		}
+		*(long long *)field = n;
+		return 0;
+	case C_BOOL:
+		if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 ||
+		    strcmp(val, "on") == 0 || strcmp(val, "1") == 0)
+			*(int *)field = 1;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "off") == 0 || strcmp(val, "0") == 0)
+			*(int *)field = 0;
+		else {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "yes or no is expected", where, shown, k->name);
+			return -1;
+		}
+		return 0;
+	case C_ENUM:
+		for (i = 0; k->choices[i] != NULL; i++)
+			if (strcmp(val, k->choices[i]) == 0)
+				break;
+		if (k->choices[i] == NULL) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "one of debug, info, warn, error is expected",
+			    where, shown, k->name);
+			return -1;
+		}
+		break;
+	case C_ADDR:
+		if (inet_pton(AF_INET, val, addr) != 1 &&
+		    inet_pton(AF_INET6, val, addr) != 1) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "an IPv4 or IPv6 address is expected",
+			    where, shown, k->name);
+			return -1;
+		}
+		break;
+	case C_STR:
+		if (strcmp(k->name, "frame_ancestors") == 0 &&
+		    strpbrk(val, ";,\r\n\"") != NULL) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "a space-separated list of CSP sources is expected",
+			    where, shown, k->name);
+			return -1;
+		}
+		if ((strcmp(k->name, "static_dir") == 0 ||
+		    strcmp(k->name, "migrations_dir") == 0) && *val == '\0') {
+			snprintf(err, errlen, "%s: empty value for %s: a folder "
+			    "is expected", where, k->name);
+			return -1;
+		}
+		break;
+	}
+	free(*(char **)field);
+	*(char **)field = xstrdup(val);
+	return 0;
+}
+
+static void
+conf_defaults(void)
+{
+	char	err[256];
+	size_t	i;
+
+	conf_free();
+	for (i = 0; i < NKEYS; i++) {
+		if (key_set(&keys[i], keys[i].def, "default", err, sizeof(err)))
+			fatal("built-in default: %s", err);
+		sources[i] = SRC_DEFAULT;
+	}
+}
+
+/*
+ * The file format: `key = value` lines; blank lines and lines whose first
+ * non-blank character is `#` are ignored; a value may be written in double
+ * quotes to keep leading or trailing blanks or a `#`. An unknown key, a
+ * duplicate key, or a line without `=` is an error naming the line.
+ */
+static int
+parse_text(const char *name, const char *text, char *err, size_t errlen)
+{
+	const char	*p = text, *eol, *eq, *ks, *ke, *vs, *ve;
+	const struct key *k;
+	unsigned char	 seen[NKEYS] = { 0 };
+	char		 where[512], *val;
+	int		 line = 0, rc;
+
+	for (; *p != '\0'; p = *eol ? eol + 1 : eol) {
+		line++;
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+		ks = p;
+		while (ks < eol && isspace((unsigned char)*ks))
+			ks++;
+		if (ks == eol || *ks == '#')
+			continue;
+		snprintf(where, sizeof(where), "%s:%d", name, line);
+		eq = memchr(ks, '=', eol - ks);
+		if (eq == NULL) {
+			snprintf(err, errlen, "%s: expected \"key = value\"", where);
+			return -1;
+		}
+		ke = eq;
+		while (ke > ks && isspace((unsigned char)ke[-1]))
+			ke--;
+		if ((k = key_find(ks, ke - ks)) == NULL) {
+			snprintf(err, errlen, "%s: unknown key \"%.*s\"", where,
+			    (int)(ke - ks > 64 ? 64 : ke - ks), ks);
+			return -1;
+		}
+		if (seen[k - keys]++) {
+			snprintf(err, errlen, "%s: key %s is set twice", where,
+			    k->name);
+			return -1;
+		}
+		vs = eq + 1;
+		while (vs < eol && isspace((unsigned char)*vs))
+			vs++;
+		ve = eol;
+		if (vs < eol && *vs == '"') {
+			vs++;
+			ve = memchr(vs, '"', eol - vs);
+			if (ve == NULL) {
+				snprintf(err, errlen, "%s: unterminated quote in "
+				    "the value of %s", where, k->name);
+				return -1;
+			}
+		} else {
+			const char *hash;
+
+			for (hash = vs; hash < eol; hash++)
+				if (*hash == '#' && (hash == vs ||
+				    isspace((unsigned char)hash[-1])))
+					break;
+			ve = hash;
+			while (ve > vs && isspace((unsigned char)ve[-1]))
+				ve--;
+		}
+		val = xstrndup(vs, ve - vs);
+		rc = key_set(k, val, where, err, errlen);
+		free(val);
+		if (rc)
+			return -1;
+		sources[k - keys] = SRC_FILE;
+	}
+	return 0;
+}
+
+int
+conf_load_text(const char *name, const char *text, char *err, size_t errlen)
+{
+	conf_defaults();
+	return parse_text(name, text, err, errlen);
+}
+
+static int
+load_env(char *const *envp, char *err, size_t errlen)
+{
+	const struct key *k;
+	const char	*eq;
+	char		 lower[64];
+	size_t		 i, n;
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if (strncmp(*envp, "GUICHET_", 8) != 0)
+			continue;
+		if ((eq = strchr(*envp, '=')) == NULL)
+			continue;
+		n = eq - (*envp + 8);
+		if (n == 4 && strncmp(*envp + 8, "CONF", 4) == 0)
+			continue;	/* the file's path, read by main */
+		k = NULL;
+		if (n < sizeof(lower)) {
+			for (i = 0; i < n; i++)
+				lower[i] = tolower((unsigned char)(*envp)[8 + i]);
+			k = key_find(lower, n);
+		}
+		if (k == NULL) {
+			snprintf(err, errlen, "environment: unknown variable "
+			    "%.*s", (int)(eq - *envp > 80 ? 80 : eq - *envp),
+			    *envp);
+			return -1;
+		}
+		snprintf(lower, sizeof(lower), "GUICHET_%.*s", (int)n, *envp + 8);
+		if (key_set(k, eq + 1, lower, err, errlen))
+			return -1;
+		sources[k - keys] = SRC_ENV;
+	}
+	return 0;
+}
+
+int
+conf_load(const char *path, char *const *envp, char *err, size_t errlen)
+{
+	struct buf	 text = { 0 };
+	FILE		*f;
+	char		 chunk[4096];
+	size_t		 n;
+	int		 rc = -1;
+
+	conf_defaults();
+	if (path != NULL) {
+		if ((f = fopen(path, "r")) == NULL) {
+			snprintf(err, errlen, "%s: cannot read the configuration "
+			    "file: %s", path, strerror(errno));
+			return -1;
+		}
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			buf_append(&text, chunk, n);
+		fclose(f);
+		if (text.len != strlen(text.data ? text.data : "")) {
+			snprintf(err, errlen, "%s: the file contains a NUL byte",
+			    path);
+			goto out;
+		}
+		if (text.data != NULL && parse_text(path, text.data, err, errlen))
+			goto out;
+	}
+	if (load_env(envp, err, errlen))
+		goto out;
+	rc = 0;
+out:
+	buf_free(&text);
+	return rc;
+}
+
+void
+conf_print(void)
+{
+	static const char *const srcname[] = { "default", "file", "environment" };
+	const char	*field;
+	size_t		 i;
+
+	for (i = 0; i < NKEYS; i++) {
+		field = (const char *)&conf + keys[i].off;
+		switch (keys[i].type) {
+		case C_INT:
+			printf("%s = %lld", keys[i].name, *(const long long *)field);
+			break;
+		case C_BOOL:
+			printf("%s = %s", keys[i].name,
+			    *(const int *)field ? "yes" : "no");
+			break;
+		default:
+			if (strcmp(keys[i].name, "database") == 0 &&
+			    **(char *const *)field != '\0')
+				printf("%s = (set, not shown)", keys[i].name);
+			else
+				printf("%s = \"%s\"", keys[i].name,
+				    *(char *const *)field);
+			break;
+		}
+		printf("\t# %s\n", srcname[sources[i]]);
+	}
+}
+
+void
+conf_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type != C_INT && keys[i].type != C_BOOL) {
+			char **f = (char **)((char *)&conf + keys[i].off);
+
+			free(*f);
+			*f = NULL;
+		}
+}

@@ -1,0 +1,51 @@
+/*
+ * conf.h — the configuration: one table of keys, each with its type, bounds,
+ * default and documentation line. Values come from the defaults, then the
+ * configuration file, then GUICHET_<KEY> environment variables. The database
+ * connection also honours libpq's PG* variables when `database` is empty.
+ */
+#ifndef GUICHET_CONF_H
+#define GUICHET_CONF_H
+
+#include <stddef.h>
+
+struct conf {
+	char	*listen_address;
+	long long listen_port;
+	long long workers;
+	long long max_connections;
+	long long connection_timeout;
+	long long max_header_bytes;
+	long long request_body_max;
+	long long shutdown_grace;
+	char	*static_dir;
+	char	*migrations_dir;
+	char	*database;
+	long long db_connect_timeout;
+	long long db_statement_timeout;
+	int	 access_log;
+	char	*log_level;
+	char	*frame_ancestors;
+	int	 behind_tls;
+};
+
+extern struct conf conf;
+
+/*
+ * Loads defaults, then path (NULL: no file), then the environment (envp,
+ * NULL-terminated). On error returns -1 and writes one line naming the key or
+ * variable and the value's problem into err; conf is then left unusable.
+ */
+int	 conf_load(const char *path, char *const *envp, char *err, size_t errlen);
+/* Parses one file's text (for tests); `name` is used in messages. */
+int	 conf_load_text(const char *name, const char *text, char *err,
+	    size_t errlen);
+/* Prints the effective configuration, one "key = value  # source" line each. */
+void	 conf_print(void);
+void	 conf_free(void);
+
+/* Key table introspection, for tests that compare it with conf/guichet.conf. */
+size_t	 conf_nkeys(void);
+const char *conf_key_name(size_t);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * csp.h — the Content-Security-Policy of every answer, and the endpoint that
+ * receives browsers' reports of violations (POST /csp-report).
+ */
+#ifndef GUICHET_CSP_H
+#define GUICHET_CSP_H
+
+struct req;
+
+/* Builds the policy from conf (frame_ancestors). Call once at start-up. */
+void		 csp_init(void);
+const char	*csp_header(void);
+/* 1 when the policy forbids any framing ('none'). */
+int		 csp_frames_denied(void);
+void		 csp_report(struct req *);
+
+#endif

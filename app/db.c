@@ -1,0 +1,312 @@
+/*
+ * db.c — PostgreSQL connections and error mapping.
+ *
+ * Each libmicrohttpd worker thread owns one PGconn, kept in thread-specific
+ * data whose destructor closes it when the thread ends. A connection found
+ * broken is dropped and reopened on next use; while PostgreSQL is down, new
+ * attempts are spaced by half a second so that a burst of requests gets fast
+ * 503s instead of each waiting for a connect timeout.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+#include "util.h"
+
+#define RECONNECT_SPACING_US	500000
+
+struct dbthr {
+	PGconn	*conn;
+	int64_t	 last_failure;
+};
+
+static pthread_key_t	thr_key;
+static pthread_once_t	thr_once = PTHREAD_ONCE_INIT;
+
+static void
+thr_destroy(void *p)
+{
+	struct dbthr	*t = p;
+
+	if (t->conn != NULL)
+		PQfinish(t->conn);
+	free(t);
+}
+
+static void
+thr_init(void)
+{
+	if (pthread_key_create(&thr_key, thr_destroy) != 0)
+		fatal("pthread_key_create failed");
+}
+
+static struct dbthr *
+thr_get(void)
+{
+	struct dbthr	*t;
+
+	pthread_once(&thr_once, thr_init);
+	if ((t = pthread_getspecific(thr_key)) == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		pthread_setspecific(thr_key, t);
+	}
+	return t;
+}
+
+void
+db_thread_close(void)
+{
+	struct dbthr	*t = thr_get();
+
+	if (t->conn != NULL)
+		PQfinish(t->conn);
+	t->conn = NULL;
+	t->last_failure = 0;
+}
+
+/* libpq notices (e.g. "extension already exists") are not for the log. */
+static void
+quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("postgresql: %s", msg);
+}
+
+/*
+ * The `database` key is a libpq connection string or URI; when empty, libpq
+ * takes PGHOST, PGPORT, PGDATABASE, PGUSER... from the environment as usual.
+ */
+PGconn *
+db_connect(char *err, size_t errlen)
+{
+	const char	*kw[6], *val[6];
+	char		 timeout[16], options[64];
+	PGconn		*c;
+	size_t		 n;
+
+	snprintf(timeout, sizeof(timeout), "%lld", conf.db_connect_timeout);
+	snprintf(options, sizeof(options), "-c statement_timeout=%lld",
+	    conf.db_statement_timeout);
+	kw[0] = "dbname";		val[0] = conf.database;
+	kw[1] = "connect_timeout";	val[1] = timeout;
+	kw[2] = "application_name";	val[2] = "guichet";
+	kw[3] = "options";		val[3] = options;
+	kw[4] = "client_encoding";	val[4] = "UTF8";
+	kw[5] = NULL;			val[5] = NULL;
+	c = PQconnectdbParams(kw, val, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s", c ? PQerrorMessage(c) :
+		    "out of memory");
+		n = strlen(err);
+		while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+		if (c != NULL)
+			PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	return c;
+}
+
+static PGconn *
+thread_conn(struct db_err *e)
+{
+	struct dbthr	*t = thr_get();
+	char		 err[512];
+
+	if (t->conn != NULL && PQstatus(t->conn) == CONNECTION_OK)
+		return t->conn;
+	if (t->conn != NULL) {
+		PQfinish(t->conn);
+		t->conn = NULL;
+	}
+	if (t->last_failure != 0 &&
+	    now_us() - t->last_failure < RECONNECT_SPACING_US) {
+		e->rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	if ((t->conn = db_connect(err, sizeof(err))) == NULL) {
+		t->last_failure = now_us();
+		log_warn("database unreachable: %s", err);
+		e->rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	t->last_failure = 0;
+	return t->conn;
+}
+
+/*
+ * Sorts a failed result into an error class from its SQLSTATE, or from the
+ * connection state when the server went away (no SQLSTATE then).
+ */
+static void
+classify(PGconn *c, const PGresult *res, struct db_err *e)
+{
+	const char	*st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char	*cons = res ? PQresultErrorField(res,
+			    PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+	snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", st ? st : "");
+	snprintf(e->constraint, sizeof(e->constraint), "%s", cons ? cons : "");
+	if (PQstatus(c) != CONNECTION_OK || st == NULL ||
+	    strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0)
+		e->rc = DB_UNAVAILABLE;
+	else if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+		e->rc = DB_RETRY;
+	else if (strcmp(st, "57014") == 0)
+		e->rc = DB_TIMEOUT;
+	else if (strncmp(st, "23", 2) == 0)
+		e->rc = DB_CONFLICT;
+	else if (strncmp(st, "22", 2) == 0)
+		e->rc = DB_INVALID;
+	else
+		e->rc = DB_ERROR;
+	if (e->rc == DB_ERROR || e->rc == DB_UNAVAILABLE)
+		log_warn("postgresql %s: %s", e->sqlstate[0] ? e->sqlstate :
+		    "(no state)", res ? PQresultErrorMessage(res) :
+		    PQerrorMessage(c));
+}
+
+PGresult *
+db_exec(PGconn *c, struct db_err *e, const char *sql, int n,
+    const char *const *values)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	memset(e, 0, sizeof(*e));
+	res = PQexecParams(c, sql, n, NULL, values, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
+		return res;
+	classify(c, res, e);
+	PQclear(res);
+	return NULL;
+}
+
+PGresult *
+db_query(struct db_err *e, unsigned flags, const char *sql, int n,
+    const char *const *values)
+{
+	PGresult	*res;
+	PGconn		*c;
+	int		 attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		memset(e, 0, sizeof(*e));
+		if ((c = thread_conn(e)) == NULL)
+			return NULL;
+		if ((res = db_exec(c, e, sql, n, values)) != NULL)
+			return res;
+		if (e->rc != DB_UNAVAILABLE || !(flags & DB_IDEMPOTENT))
+			break;
+		db_thread_close();	/* reconnect at once for the retry */
+	}
+	return NULL;
+}
+
+static int
+simple(PGconn *c, struct db_err *e, const char *sql)
+{
+	PGresult	*res = db_exec(c, e, sql, 0, NULL);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+/*
+ * The retry loop of serializable transactions. A failure before BEGIN
+ * succeeded is retried like an idempotent query; a connection lost after
+ * it is reported (the outcome of a COMMIT in flight is unknown, and the
+ * client must be told so rather than given a success).
+ */
+int
+db_tx(struct db_err *e, db_tx_fn fn, void *arg)
+{
+	PGconn	*c;
+	int	 attempt, began;
+
+	for (attempt = 0; attempt < 5; attempt++) {
+		memset(e, 0, sizeof(*e));
+		if ((c = thread_conn(e)) == NULL)
+			return -1;
+		began = simple(c, e, "BEGIN ISOLATION LEVEL SERIALIZABLE") == 0;
+		if (!began) {
+			if (e->rc == DB_UNAVAILABLE && attempt == 0) {
+				db_thread_close();
+				continue;
+			}
+			return -1;
+		}
+		if (fn(c, arg, e) == 0) {
+			if (simple(c, e, "COMMIT") == 0)
+				return 0;
+		} else {
+			struct db_err	ignored;
+
+			if (PQstatus(c) == CONNECTION_OK)
+				simple(c, &ignored, "ROLLBACK");
+		}
+		if (e->rc != DB_RETRY)
+			return -1;
+		usleep(1000 * (1 + randombytes_uniform(10)) * (attempt + 1));
+	}
+	return -1;
+}
+
+unsigned
+db_http_status(enum db_rc rc)
+{
+	switch (rc) {
+	case DB_OK:		return 200;
+	case DB_CONFLICT:	return 409;
+	case DB_INVALID:	return 400;
+	case DB_UNAVAILABLE:
+	case DB_RETRY:
+	case DB_TIMEOUT:	return 503;
+	case DB_ERROR:		break;
+	}
+	return 500;
+}
+
+void
+db_reply_error(struct req *r, const struct db_err *e)
+{
+	switch (e->rc) {
+	case DB_CONFLICT:
+		http_reply_error(r, 409, "conflict", "L'opération est en "
+		    "conflit avec une donnée existante.", NULL);
+		break;
+	case DB_INVALID:
+		http_reply_error(r, 400, "invalid_value", "Une valeur a été "
+		    "refusée par la base de données.", NULL);
+		break;
+	case DB_UNAVAILABLE:
+		http_reply_error(r, 503, "database_unavailable", "La base de "
+		    "données est momentanément indisponible ; réessayez dans "
+		    "quelques instants.", NULL);
+		MHD_add_response_header(r->resp, "Retry-After", "2");
+		break;
+	case DB_RETRY:
+		http_reply_error(r, 503, "database_busy", "La base de données "
+		    "est trop sollicitée ; réessayez.", NULL);
+		MHD_add_response_header(r->resp, "Retry-After", "1");
+		break;
+	case DB_TIMEOUT:
+		http_reply_error(r, 503, "database_timeout", "La requête a pris "
+		    "trop de temps.", NULL);
+		break;
+	case DB_OK:
+	case DB_ERROR:
+		http_reply_error(r, 500, "internal_error",
+		    "Erreur interne du serveur.", NULL);
+		break;
+	}
+}

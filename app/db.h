@@ -1,0 +1,67 @@
+/*
+ * db.h — PostgreSQL access: one connection per worker thread, opened lazily
+ * and reopened after PostgreSQL restarts; parameterised queries only; errors
+ * classified once and mapped to HTTP statuses.
+ */
+#ifndef GUICHET_DB_H
+#define GUICHET_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct req;
+
+enum db_rc {
+	DB_OK = 0,
+	DB_UNAVAILABLE,	/* no connection, or it was lost: 503 */
+	DB_CONFLICT,	/* integrity violation (unique, foreign key): 409 */
+	DB_INVALID,	/* a value PostgreSQL refused (22xxx): 400 */
+	DB_RETRY,	/* serialization failure or deadlock, retries spent: 503 */
+	DB_TIMEOUT,	/* statement timeout: 503 */
+	DB_ERROR	/* anything else: 500 */
+};
+
+struct db_err {
+	enum db_rc	rc;
+	char		sqlstate[6];
+	char		constraint[64];	/* for conflicts: which constraint */
+};
+
+/* Flags of db_query. */
+#define DB_IDEMPOTENT	0x01	/* safe to run again on a new connection */
+
+/* A new connection configured from conf; NULL and a message on failure. */
+PGconn		*db_connect(char *err, size_t errlen);
+
+/*
+ * Runs sql with text parameters on conn. Returns the result (tuples or
+ * command OK; the caller PQclear()s it) or NULL with e filled.
+ */
+PGresult	*db_exec(PGconn *conn, struct db_err *e, const char *sql,
+		    int n, const char *const *values);
+
+/*
+ * Same on the calling thread's connection, connecting if needed. With
+ * DB_IDEMPOTENT, a statement that failed because the connection was lost
+ * (PostgreSQL restarted) is run once more on a new connection.
+ */
+PGresult	*db_query(struct db_err *e, unsigned flags, const char *sql,
+		    int n, const char *const *values);
+
+/*
+ * Runs fn inside one SERIALIZABLE transaction on the thread's connection,
+ * and runs it again (up to 5 times, with a short random pause) when
+ * PostgreSQL reports a serialization failure or a deadlock. fn returns 0 to
+ * commit, -1 (with e filled) to roll back. Returns 0 once committed.
+ */
+typedef int	(*db_tx_fn)(PGconn *, void *arg, struct db_err *e);
+int		 db_tx(struct db_err *e, db_tx_fn fn, void *arg);
+
+/* HTTP status, stable error code and French message for an error class. */
+unsigned	 db_http_status(enum db_rc);
+void		 db_reply_error(struct req *, const struct db_err *);
+
+/* Closes the calling thread's connection (tests). */
+void		 db_thread_close(void);
+
+#endif

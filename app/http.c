@@ -1,0 +1,571 @@
+/*
+ * http.c — libmicrohttpd glue: request life cycle, early refusals, dispatch,
+ * responses, access log and graceful shutdown.
+ *
+ * Life of a request. The URI log callback runs first, with the raw target,
+ * and creates the request state (struct req); libmicrohttpd hands it back on
+ * every later call and to the completion callback, which frees it and writes
+ * the access-log line. On the first access-handler call everything that can
+ * be decided from the request line and headers is decided (400 on a bad
+ * target, 404, 405, 401, 413 on a declared oversized body, 415, 400 on a bad
+ * parameter), so no body is read for a request that is refused. Body chunks
+ * are then appended up to the route's limit, and on the last call the handler
+ * runs and its one answer is queued.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "asset.h"
+#include "conf.h"
+#include "csp.h"
+#include "db.h"
+#include "html.h"
+#include "http.h"
+
+static atomic_int	active_requests;
+
+static const char *
+status_text(unsigned status)
+{
+	switch (status) {
+	case 400: return "Requête invalide";
+	case 401: return "Authentification requise";
+	case 403: return "Accès refusé";
+	case 404: return "Page introuvable";
+	case 405: return "Méthode non autorisée";
+	case 409: return "Conflit";
+	case 413: return "Requête trop volumineuse";
+	case 414: return "Adresse trop longue";
+	case 415: return "Type de contenu non pris en charge";
+	case 429: return "Trop de requêtes";
+	case 503: return "Service indisponible";
+	default:  return status >= 500 ? "Erreur interne" : "Erreur";
+	}
+}
+
+/*
+ * Headers every answer carries. The policy forbids inline script and, unless
+ * configured, framing; API answers are never cached by intermediaries.
+ */
+void
+http_common_headers(struct MHD_Response *resp, int api)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", csp_header());
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy",
+	    "strict-origin-when-cross-origin");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+	MHD_add_response_header(resp, "Permissions-Policy",
+	    "geolocation=(self), camera=(), microphone=(), payment=()");
+	if (csp_frames_denied())
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	if (conf.behind_tls)
+		MHD_add_response_header(resp, "Strict-Transport-Security",
+		    "max-age=31536000");
+	if (api)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+void
+http_reply(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (r->resp != NULL) {
+		/* A handler answered twice: keep the first, it is a bug. */
+		log_error("second answer for %s ignored", r->method);
+		MHD_destroy_response(resp);
+		return;
+	}
+	r->resp = resp;
+	r->status = status;
+}
+
+void
+http_reply_json(struct req *r, unsigned status, json_t *body)
+{
+	struct MHD_Response	*resp;
+	char			*s;
+
+	s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (s == NULL)
+		s = xstrdup("{}");
+	r->bytes = strlen(s);
+	resp = MHD_create_response_from_buffer(r->bytes, s, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type",
+	    "application/json; charset=utf-8");
+	http_common_headers(resp, 1);
+	http_reply(r, status, resp);
+}
+
+void
+http_reply_empty(struct req *r, unsigned status)
+{
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	http_common_headers(resp, r->route != NULL);
+	r->bytes = 0;
+	http_reply(r, status, resp);
+}
+
+json_t *
+http_error_json(const char *code, const char *message, const char *field)
+{
+	return json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code,
+	    "message", message, "field", field);
+}
+
+/*
+ * Errors are JSON, except for a browser asking for a page outside the API,
+ * which gets a small HTML page. Neither ever repeats anything of the request.
+ */
+void
+http_reply_error(struct req *r, unsigned status, const char *code,
+    const char *message, const char *field)
+{
+	const char		*accept = req_header(r, "Accept");
+	struct MHD_Response	*resp;
+	struct buf		 b = { 0 };
+	json_t			*j;
+
+	if (r->route == NULL && accept != NULL && strstr(accept, "text/html") &&
+	    (r->url.nsegs == 0 || strcmp(r->url.segs[0], "api") != 0)) {
+		buf_puts(&b, "<!doctype html>\n<html lang=\"fr\"><head>"
+		    "<meta charset=\"utf-8\"><title>");
+		html_escape(&b, status_text(status));
+		buf_appendf(&b, " — Guichet</title><link rel=\"stylesheet\" "
+		    "href=\"/css/guichet.css\"></head><body><main><h1>%u ", status);
+		html_escape(&b, status_text(status));
+		buf_puts(&b, "</h1><p>");
+		html_escape(&b, message);
+		buf_puts(&b, "</p><p><a href=\"/\">Retour à l’accueil</a>"
+		    "</p></main></body></html>\n");
+		r->bytes = b.len;
+		resp = MHD_create_response_from_buffer(b.len, b.data,
+		    MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type",
+		    "text/html; charset=utf-8");
+		http_common_headers(resp, 0);
+		http_reply(r, status, resp);
+		return;
+	}
+	if ((j = http_error_json(code, message, field)) == NULL)
+		j = json_object();
+	http_reply_json(r, status, j);
+}
+
+const struct param_val *
+req_param(const struct req *r, const char *name)
+{
+	const struct param_spec	*s;
+	size_t			 k;
+
+	if (r->route == NULL)
+		return NULL;
+	for (s = r->route->params, k = 0; s && s->name; s++, k++)
+		if (strcmp(s->name, name) == 0)
+			return &r->params[k];
+	return NULL;
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+json_t *
+req_json_or_400(struct req *r)
+{
+	json_error_t	 e;
+	char		 msg[160];
+
+	if (r->json != NULL)
+		return r->json;
+	if (r->body.len == 0) {
+		http_reply_error(r, 400, "body_missing",
+		    "Le corps de la requête est vide.", NULL);
+		return NULL;
+	}
+	r->json = json_loadb(r->body.data, r->body.len,
+	    JSON_REJECT_DUPLICATES, &e);
+	if (r->json == NULL) {
+		snprintf(msg, sizeof(msg), "Le corps n'est pas un JSON valide "
+		    "(ligne %d, colonne %d).", e.line, e.column);
+		http_reply_error(r, 400, "invalid_json", msg, NULL);
+	}
+	return r->json;
+}
+
+/* --- life cycle ------------------------------------------------------------ */
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct req	*r = xcalloc(1, sizeof(*r));
+
+	(void)cls;
+	r->conn = conn;
+	r->target = xstrdup(uri);
+	r->t0 = now_us();
+	atomic_fetch_add(&active_requests, 1);
+	return r;
+}
+
+/* Appends the path of the target to b, with control and non-ASCII bytes escaped. */
+static void
+log_path(struct buf *b, const char *target)
+{
+	const unsigned char	*p;
+	size_t			 n = 0;
+
+	for (p = (const unsigned char *)target; *p && *p != '?'; p++, n++) {
+		if (n == 256) {
+			buf_puts(b, "…");
+			break;
+		}
+		if (*p < 0x21 || *p >= 0x7f || *p == '"' || *p == '\\')
+			buf_appendf(b, "\\x%02x", *p);
+		else
+			buf_append(b, p, 1);
+	}
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req	*r = *req_cls;
+	struct buf	 line = { 0 };
+	const union MHD_ConnectionInfo *ci;
+	char		 addr[INET6_ADDRSTRLEN] = "-";
+
+	(void)cls;
+	if (r == NULL)
+		return;
+	if (conf.access_log) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci != NULL && ci->client_addr != NULL) {
+			if (ci->client_addr->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)
+				    ci->client_addr)->sin_addr, addr, sizeof(addr));
+			else if (ci->client_addr->sa_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+				    ci->client_addr)->sin6_addr, addr, sizeof(addr));
+		}
+		buf_appendf(&line, "access %s %s \"", addr,
+		    r->method ? r->method : "-");
+		log_path(&line, r->target);
+		if (r->status == 0)	/* refused by libmicrohttpd itself */
+			buf_puts(&line, "\" -");
+		else
+			buf_appendf(&line, "\" %u", r->status);
+		buf_appendf(&line, " %zu %.3fms%s", r->bytes,
+		    (now_us() - r->t0) / 1000.0,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " timeout" :
+		    " aborted");
+		log_info("%s", line.data);
+		buf_free(&line);
+	}
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	url_free(&r->url);
+	buf_free(&r->body);
+	json_decref(r->json);
+	free(r->target);
+	free(r);
+	*req_cls = NULL;
+	atomic_fetch_sub(&active_requests, 1);
+}
+
+static int
+is_api_path(const struct req *r)
+{
+	return r->url.nsegs > 0 && strcmp(r->url.segs[0], "api") == 0;
+}
+
+/*
+ * Decides what can be decided before the body: returns 1 when an answer was
+ * recorded (an error), 0 to go on. The order matters: a malformed target is
+ * 400 before anything else; authorisation comes before the body limit so an
+ * anonymous client learns nothing about limits.
+ */
+static int
+decide_early(struct req *r)
+{
+	const char		*pathvals[ROUTE_MAX_PARAMS];
+	const char		*qn[URL_MAX_PAIRS], *qv[URL_MAX_PAIRS];
+	const char		*cl, *te, *ct;
+	struct param_error	 pe;
+	enum url_rc		 urc;
+	char			 allow[128];
+	size_t			 npath = 0, i, ctlen;
+	unsigned long long	 declared = 0;
+	int			 has_body;
+
+	urc = url_parse(r->target, &r->url);
+	if (urc == URL_BAD_ESCAPE) {
+		http_reply_error(r, 400, "url_malformed", "L'adresse demandée "
+		    "contient un encodage « % » invalide.", NULL);
+		return 1;
+	}
+	if (urc == URL_BAD_PATH) {
+		http_reply_error(r, 400, "path_invalid",
+		    "Le chemin demandé n'est pas valide.", NULL);
+		return 1;
+	}
+	if (urc == URL_TOO_MANY) {
+		http_reply_error(r, 414, "url_too_long", "L'adresse demandée "
+		    "compte trop de segments ou de paramètres.", NULL);
+		return 1;
+	}
+
+	switch (route_find(route_table, route_count, r->method, r->url.segs,
+	    r->url.nsegs, &r->route, pathvals, &npath, allow, sizeof(allow))) {
+	case ROUTE_FOUND:
+		break;
+	case ROUTE_NO_METHOD:
+		if (strcmp(r->method, "OPTIONS") == 0) {
+			http_reply_empty(r, 204);
+			MHD_add_response_header(r->resp, "Allow", allow);
+			return 1;
+		}
+		http_reply_error(r, 405, "method_not_allowed", "Cette méthode "
+		    "n'est pas autorisée pour cette ressource.", NULL);
+		MHD_add_response_header(r->resp, "Allow", allow);
+		return 1;
+	case ROUTE_NO_PATH:
+		if (!is_api_path(r) && asset_exists(r->url.segs, r->url.nsegs)) {
+			if (strcmp(r->method, "GET") == 0 ||
+			    strcmp(r->method, "HEAD") == 0)
+				break;	/* served on the last call */
+			if (strcmp(r->method, "OPTIONS") == 0)
+				http_reply_empty(r, 204);
+			else
+				http_reply_error(r, 405, "method_not_allowed",
+				    "Cette méthode n'est pas autorisée pour "
+				    "cette ressource.", NULL);
+			MHD_add_response_header(r->resp, "Allow", "GET, HEAD");
+			return 1;
+		}
+		http_reply_error(r, 404, "not_found",
+		    "La ressource demandée n'existe pas.", NULL);
+		return 1;
+	}
+
+	if (r->route != NULL && r->route->role != ROLE_PUBLIC) {
+		/* Identities arrive with the accounts module. */
+		http_reply_error(r, 401, "authentication_required",
+		    "Connectez-vous pour accéder à cette ressource.", NULL);
+		return 1;
+	}
+
+	cl = req_header(r, "Content-Length");
+	te = req_header(r, "Transfer-Encoding");
+	if (cl != NULL)
+		declared = strtoull(cl, NULL, 10);
+	has_body = declared > 0 || te != NULL;
+	r->body_limit = r->route ? r->route->body_max : 0;
+	if (r->body_limit > (size_t)conf.request_body_max)
+		r->body_limit = conf.request_body_max;
+	if (has_body && (r->body_limit == 0 || declared > r->body_limit)) {
+		http_reply_error(r, 413, "body_too_large", r->body_limit == 0 ?
+		    "Cette ressource n'accepte pas de corps de requête." :
+		    "Le corps de la requête dépasse la taille autorisée.", NULL);
+		return 1;
+	}
+	if (has_body) {
+		ct = req_header(r, "Content-Type");
+		ctlen = strlen(r->route->body_type);
+		if (ct == NULL || strncasecmp(ct, r->route->body_type, ctlen) != 0 ||
+		    (ct[ctlen] != '\0' && ct[ctlen] != ';' && ct[ctlen] != ' ')) {
+			http_reply_error(r, 415, "unsupported_media_type",
+			    "Le type de contenu de la requête n'est pas "
+			    "accepté ici.", NULL);
+			return 1;
+		}
+	}
+
+	if (r->route != NULL) {
+		for (i = 0; i < r->url.nquery; i++) {
+			qn[i] = r->url.query[i].name;
+			qv[i] = r->url.query[i].value;
+		}
+		if (param_parse(r->route->params, r->params, pathvals, npath,
+		    qn, qv, r->url.nquery, &pe)) {
+			http_reply_error(r, pe.spec->in == IN_PATH ? 404 : 400,
+			    pe.code, pe.message, pe.spec->name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result
+queue(struct req *r)
+{
+	enum MHD_Result	ret;
+
+	if (r->resp == NULL)
+		http_reply_error(r, 500, "internal_error",
+		    "Erreur interne du serveur.", NULL);
+	ret = MHD_queue_response(r->conn, r->status, r->resp);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct req	*r = *req_cls;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (r == NULL)		/* cannot happen with the URI callback set */
+		return MHD_NO;
+	if (!r->started) {
+		r->started = 1;
+		r->conn = conn;
+		r->method = method;
+		if (decide_early(r))
+			return queue(r);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!r->body_too_large) {
+			if (r->body.len + *upload_data_size > r->body_limit)
+				r->body_too_large = 1;
+			else
+				buf_append(&r->body, upload_data,
+				    *upload_data_size);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->resp != NULL)	/* already queued at the first call */
+		return MHD_YES;
+	if (r->body_too_large) {
+		buf_free(&r->body);
+		http_reply_error(r, 413, "body_too_large",
+		    "Le corps de la requête dépasse la taille autorisée.", NULL);
+	} else if (r->route == NULL)
+		asset_serve(r);
+	else
+		r->route->handler(r);
+	return queue(r);
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	msg[512];
+	size_t	n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("libmicrohttpd: %s", msg);
+}
+
+/*
+ * Starts the daemon and waits for SIGINT or SIGTERM. Shutdown is graceful:
+ * the listening socket is closed at once (new clients are refused), requests
+ * in flight get up to shutdown_grace seconds to finish, then the worker
+ * threads are stopped and their database connections closed.
+ */
+int
+http_serve(void)
+{
+	struct MHD_Daemon	*d;
+	struct sockaddr_storage	 ss;
+	sigset_t		 set;
+	MHD_socket		 lfd;
+	int64_t			 deadline;
+	unsigned		 workers;
+	int			 sig;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(conf.listen_address, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)conf.listen_port);
+		inet_pton(AF_INET6, conf.listen_address, &s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)conf.listen_port);
+		inet_pton(AF_INET, conf.listen_address, &s4->sin_addr);
+	}
+	workers = conf.workers > 0 ? (unsigned)conf.workers :
+	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (workers == 0)
+		workers = 1;
+
+	/* Worker threads inherit this mask: only the main thread takes signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    (uint16_t)conf.listen_port, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, workers,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)conf.max_header_bytes,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		log_error("cannot listen on %s port %lld: %s",
+		    conf.listen_address, conf.listen_port, strerror(errno));
+		return 1;
+	}
+	log_info("listening on http://%s%s%s:%lld/ with %u workers",
+	    ss.ss_family == AF_INET6 ? "[" : "", conf.listen_address,
+	    ss.ss_family == AF_INET6 ? "]" : "", conf.listen_port, workers);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
+	log_info("%s received: finishing %d request(s) in flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    atomic_load(&active_requests));
+	lfd = MHD_quiesce_daemon(d);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	deadline = now_us() + conf.shutdown_grace * 1000000;
+	while (atomic_load(&active_requests) > 0 && now_us() < deadline)
+		usleep(10000);
+	if (atomic_load(&active_requests) > 0)
+		log_warn("%d request(s) still running after %llds: stopping",
+		    atomic_load(&active_requests), conf.shutdown_grace);
+	MHD_stop_daemon(d);
+	log_info("stopped");
+	return 0;
+}

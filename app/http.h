@@ -1,0 +1,68 @@
+/*
+ * http.h — the HTTP core on libmicrohttpd: per-request state, dispatch over
+ * the route table, and the only ways a handler answers (JSON, the one error
+ * shape, or a prepared response).
+ *
+ * A handler is called once, when the whole request (body included) is in,
+ * and must answer exactly once through one of the http_reply_* functions.
+ */
+#ifndef GUICHET_HTTP_H
+#define GUICHET_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "route.h"
+#include "url.h"
+#include "util.h"
+
+struct req {
+	struct MHD_Connection	*conn;
+	char			*target;	/* raw request target, as sent */
+	const char		*method;
+	struct url		 url;
+	const struct route	*route;		/* NULL: static file fallback */
+	struct param_val	 params[ROUTE_MAX_PARAMS];
+	struct buf		 body;
+	size_t			 body_limit;
+	int			 body_too_large;
+	json_t			*json;		/* parsed body, see req_json_or_400 */
+	int64_t			 t0;		/* request start, monotonic µs */
+	int			 started;
+	struct MHD_Response	*resp;		/* the answer, queued at the end */
+	unsigned		 status;
+	size_t			 bytes;
+};
+
+/* Runs the server until SIGINT or SIGTERM; returns the exit status. */
+int		 http_serve(void);
+
+/* The typed value of a declared parameter of the request's route. */
+const struct param_val *req_param(const struct req *, const char *name);
+/* A request header, or NULL. */
+const char	*req_header(const struct req *, const char *name);
+/* The body parsed as JSON; on failure answers 400 and returns NULL. */
+json_t		*req_json_or_400(struct req *);
+
+/* Answers with body (stolen) as JSON. */
+void		 http_reply_json(struct req *, unsigned status, json_t *body);
+/*
+ * Answers with the one error shape {"error":{"code","message","field"}}:
+ * code is stable (snake_case), message is French, field may be NULL.
+ */
+void		 http_reply_error(struct req *, unsigned status,
+		    const char *code, const char *message, const char *field);
+/* Answers with a prepared response (taken over) and status. */
+void		 http_reply(struct req *, unsigned status, struct MHD_Response *);
+/* Answers with no body (204, 304). */
+void		 http_reply_empty(struct req *, unsigned status);
+
+/* Adds the security headers every answer carries; api: also no-store. */
+void		 http_common_headers(struct MHD_Response *, int api);
+
+/* The error object alone, for tests and for other serialisers. */
+json_t		*http_error_json(const char *code, const char *message,
+		    const char *field);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * main.c — the guichet command: configuration, then one subcommand.
+ *
+ *   guichet [-c FILE] serve         run the HTTP server
+ *   guichet [-c FILE] migrate       apply pending schema migrations
+ *   guichet [-c FILE] check-config  validate the configuration and print it
+ *   guichet version
+ *
+ * Any misconfiguration stops here, before anything is started, with one line
+ * naming the key or file at fault and a non-zero exit status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "asset.h"
+#include "conf.h"
+#include "csp.h"
+#include "db.h"
+#include "http.h"
+#include "migrate.h"
+#include "util.h"
+
+#ifndef GUICHET_VERSION
+#define GUICHET_VERSION "0.1.0"
+#endif
+
+extern char **environ;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: guichet [-c FILE] COMMAND\n"
+	    "commands:\n"
+	    "  serve         run the HTTP server (Ctrl-C or SIGTERM stops it)\n"
+	    "  migrate       apply pending migrations from migrations_dir\n"
+	    "  check-config  validate the configuration and print it\n"
+	    "  version       print the version\n"
+	    "The configuration file is -c FILE, else $GUICHET_CONF, else\n"
+	    "conf/guichet.conf when present; GUICHET_<KEY> variables override it.\n");
+	exit(2);
+}
+
+static void
+load_config(const char *path)
+{
+	enum log_level	 lvl;
+	char		 err[1024];
+
+	if (path == NULL && (path = getenv("GUICHET_CONF")) != NULL &&
+	    *path == '\0')
+		path = NULL;
+	if (path == NULL && access("conf/guichet.conf", R_OK) == 0)
+		path = "conf/guichet.conf";
+	if (conf_load(path, environ, err, sizeof(err)))
+		fatal("%s", err);
+	lvl = strcmp(conf.log_level, "debug") == 0 ? LOG_DEBUG :
+	    strcmp(conf.log_level, "warn") == 0 ? LOG_WARN :
+	    strcmp(conf.log_level, "error") == 0 ? LOG_ERROR : LOG_INFO;
+	log_set_level(lvl);
+}
+
+static PGconn *
+connect_or_die(void)
+{
+	char	 err[512];
+	PGconn	*c;
+
+	if ((c = db_connect(err, sizeof(err))) == NULL)
+		fatal("cannot connect to PostgreSQL: %s", err);
+	return c;
+}
+
+static int
+cmd_migrate(void)
+{
+	struct migrate_result	 mr;
+	PGconn			*c = connect_or_die();
+	char			 err[1024];
+	int			 rc;
+
+	rc = migrate_run(c, conf.migrations_dir, 1, &mr, err, sizeof(err));
+	PQfinish(c);
+	if (rc)
+		fatal("%s", err);
+	printf("migrations: %d applied, %d already in place\n", mr.applied,
+	    mr.total - mr.applied);
+	return 0;
+}
+
+/*
+ * The server refuses to run on a schema older than its migrations folder.
+ * An unreachable database is not fatal: the server starts, answers 503 and
+ * picks the database up when it comes back.
+ */
+static int
+cmd_serve(void)
+{
+	struct migrate_result	 mr;
+	char			 err[1024];
+	PGconn			*c;
+	int			 rc;
+
+	asset_init();
+	csp_init();
+	if ((c = db_connect(err, sizeof(err))) == NULL)
+		log_warn("PostgreSQL unreachable at start-up (%s): serving "
+		    "anyway, /healthz will say so", err);
+	else {
+		rc = migrate_run(c, conf.migrations_dir, 0, &mr, err,
+		    sizeof(err));
+		PQfinish(c);
+		if (rc)
+			fatal("%s", err);
+		if (mr.pending > 0)
+			fatal("the database schema is behind: %d migration(s) "
+			    "pending; run `guichet migrate`", mr.pending);
+	}
+	rc = http_serve();
+	asset_close();
+	return rc;
+}
+
+static int
+cmd_check_config(void)
+{
+	char	err[1024];
+	int	nfiles;
+
+	asset_init();
+	asset_close();
+	if (migrate_scan(conf.migrations_dir, &nfiles, err, sizeof(err)))
+		fatal("%s", err);
+	conf_print();
+	printf("configuration OK\n");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = NULL, *cmd;
+	int		 ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		usage();
+	cmd = argv[0];
+	if (strcmp(cmd, "version") == 0) {
+		printf("guichet %s\n", GUICHET_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+	    strcmp(cmd, "check-config") != 0)
+		usage();
+	if (sodium_init() < 0)
+		fatal("libsodium cannot be initialised");
+	load_config(path);
+	if (strcmp(cmd, "serve") == 0)
+		rc = cmd_serve();
+	else if (strcmp(cmd, "migrate") == 0)
+		rc = cmd_migrate();
+	else
+		rc = cmd_check_config();
+	conf_free();
+	return rc;
+}

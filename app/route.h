@@ -1,0 +1,101 @@
+/*
+ * route.h — routes and their declared parameters as data.
+ *
+ * A route is one row: method, path pattern ("/api/v1/submissions/{id}"),
+ * handler, the role required, the parameters it accepts (path and query),
+ * and the largest body it takes. The table itself is in routes.c; this
+ * module matches requests against it and turns raw parameter strings into
+ * typed values. Parameters a route does not declare are dropped.
+ */
+#ifndef GUICHET_ROUTE_H
+#define GUICHET_ROUTE_H
+
+#include <stddef.h>
+
+struct req;
+typedef void (*route_handler)(struct req *);
+
+/* Who may call a route. Everything but ROLE_PUBLIC needs an identity. */
+enum role {
+	ROLE_PUBLIC = 0,
+	ROLE_CONTRIBUTOR,
+	ROLE_REVIEWER,
+	ROLE_ORG_ADMIN,
+	ROLE_ADMIN
+};
+
+enum param_in	{ IN_QUERY, IN_PATH };
+enum param_kind	{ P_INT, P_STR, P_ENUM, P_BOOL };
+
+#define P_REQUIRED	0x01
+
+struct param_spec {
+	const char		*name;
+	enum param_in		 in;
+	enum param_kind		 kind;
+	unsigned		 flags;
+	long long		 min, max;	/* value (P_INT) or length (P_STR) */
+	const char *const	*choices;	/* P_ENUM, NULL-terminated */
+};
+
+/* A parsed value: i for P_INT and P_BOOL, s for P_STR and P_ENUM. */
+struct param_val {
+	int		 set;
+	long long	 i;
+	const char	*s;
+};
+
+#define ROUTE_MAX_PARAMS	16
+
+#define BODY_JSON	"application/json"
+
+struct route {
+	const char		*method;
+	const char		*pattern;
+	route_handler		 handler;
+	enum role		 role;
+	const struct param_spec	*params;	/* NULL-name terminated, or NULL */
+	size_t			 body_max;	/* 0: no body accepted */
+	const char		*body_type;	/* media type of the body */
+};
+
+enum route_rc { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
+
+/*
+ * Finds the route for method and path segments. Path parameter values are
+ * pointed to in pathvals (in pattern order, *npath of them). When the path
+ * matches but not the method, ROUTE_NO_METHOD is returned and allow holds
+ * the methods that would match ("GET, HEAD"). HEAD matches GET routes.
+ */
+enum route_rc	 route_find(const struct route *table, size_t n,
+		    const char *method, char *const *segs, size_t nsegs,
+		    const struct route **found, const char **pathvals,
+		    size_t *npath, char *allow, size_t allowlen);
+
+/* Checks every pattern of a table; returns -1 and a message on the first bad one. */
+int		 route_check_table(const struct route *table, size_t n,
+		    char *err, size_t errlen);
+
+/* Why a parameter was refused: its spec and a stable code. */
+struct param_error {
+	const struct param_spec	*spec;
+	const char		*code;	/* param_missing, param_invalid, param_repeated */
+	char			 message[256];	/* French, for the client */
+};
+
+/*
+ * Parses the parameters declared by specs from the path values and the query
+ * pairs into vals (parallel to specs). Undeclared query names are ignored.
+ * Returns 0, or -1 with e filled for the first refused parameter.
+ */
+int		 param_parse(const struct param_spec *specs,
+		    struct param_val *vals, const char *const *pathvals,
+		    size_t npath, const char *const *qnames,
+		    const char *const *qvalues, size_t nquery,
+		    struct param_error *e);
+
+/* The route table (routes.c). */
+extern const struct route	route_table[];
+extern const size_t		route_count;
+
+#endif

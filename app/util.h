@@ -1,0 +1,57 @@
+/*
+ * util.h — process-wide helpers: logging, fatal exits, allocation wrappers
+ * that never return NULL, a growable byte buffer and a monotonic clock.
+ */
+#ifndef GUICHET_UTIL_H
+#define GUICHET_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void	 log_set_level(enum log_level);
+void	 log_msg(enum log_level, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* One line on stderr, "guichet: ...", then exit(1). For start-up only. */
+void	 fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated after its len bytes. */
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_puts(struct buf *, const char *);
+void	 buf_appendf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_free(struct buf *);
+
+/* Monotonic time in microseconds. */
+int64_t	 now_us(void);
+
+/* Hex encoding of n bytes into out (2n + 1 bytes). */
+void	 hex_encode(char *out, const unsigned char *in, size_t n);
+
+
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+int	 utf8_valid(const char *s, size_t n);
+#endif
