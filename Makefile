@@ -69,7 +69,6 @@ else
 AS_PG :=
 endif
 DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_NAME)
-export GUICHET_CONF ?= $(CURDIR)/conf/guichet.conf
 
 .PHONY: all deps build run test unit api api-asan asan migrate check-config \
         db-start db-stop db-restart stop clean-db psql clean bench
@@ -168,7 +167,7 @@ run: build db-start migrate
 # Every suite runs even when an earlier one failed; the exit status is non-zero
 # if any did. The API suite runs twice: on the normal build and on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
-test: build asan db-start
+test: build asan migrate
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
@@ -176,17 +175,17 @@ test: build asan db-start
 	$(MAKE) --no-print-directory api-asan || rc=1; \
 	exit $$rc
 
-unit: $(UNIT_BIN)
-	@rc=0; for t in $(UNIT_BIN); do $$t || rc=1; done; exit $$rc
+unit: $(UNIT_BIN) db-start
+	@rc=0; for t in $(UNIT_BIN); do $(DB_ENV) $$t || rc=1; done; exit $$rc
 
-TEST_ENV = $(DB_ENV) GUICHET_DB_PORT=$(DB_PORT) GUICHET_ROOT=$(CURDIR)
+TEST_ENV = $(DB_ENV) TEST_ROOT=$(CURDIR)
 API_FILES ?= tests/api/*.test.mjs
 
 api: $(BIN)
-	@$(TEST_ENV) GUICHET_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(API_FILES)
+	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(API_FILES)
 
 api-asan: $(ASAN_BIN)
-	@$(TEST_ENV) GUICHET_BIN=$(CURDIR)/$(ASAN_BIN) GUICHET_SANITIZED=1 \
+	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(ASAN_BIN) TEST_SANITIZED=1 \
 	  node --test --test-concurrency=1 $(API_FILES)
 
 bench: build db-start

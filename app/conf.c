@@ -335,33 +335,46 @@ out:
 	return rc;
 }
 
-void
-conf_print(void)
+const char *
+conf_value(size_t i, char *out, size_t outlen)
 {
 	static const char *const srcname[] = { "default", "file", "environment" };
 	const char	*field;
+
+	if (i >= NKEYS)
+		return NULL;
+	field = (const char *)&conf + keys[i].off;
+	switch (keys[i].type) {
+	case C_INT:
+		snprintf(out, outlen, "%lld", *(const long long *)field);
+		break;
+	case C_BOOL:
+		snprintf(out, outlen, "%s", *(const int *)field ? "yes" : "no");
+		break;
+	default:
+		snprintf(out, outlen, "%s", *(char *const *)field ?
+		    *(char *const *)field : "");
+		break;
+	}
+	return srcname[sources[i]];
+}
+
+void
+conf_print(void)
+{
+	const char	*src;
+	char		 val[1024];
 	size_t		 i;
 
 	for (i = 0; i < NKEYS; i++) {
-		field = (const char *)&conf + keys[i].off;
-		switch (keys[i].type) {
-		case C_INT:
-			printf("%s = %lld", keys[i].name, *(const long long *)field);
-			break;
-		case C_BOOL:
-			printf("%s = %s", keys[i].name,
-			    *(const int *)field ? "yes" : "no");
-			break;
-		default:
-			if (strcmp(keys[i].name, "database") == 0 &&
-			    **(char *const *)field != '\0')
-				printf("%s = (set, not shown)", keys[i].name);
-			else
-				printf("%s = \"%s\"", keys[i].name,
-				    *(char *const *)field);
-			break;
-		}
-		printf("\t# %s\n", srcname[sources[i]]);
+		src = conf_value(i, val, sizeof(val));
+		if (keys[i].type == C_INT || keys[i].type == C_BOOL)
+			printf("%s = %s", keys[i].name, val);
+		else if (strcmp(keys[i].name, "database") == 0 && val[0] != '\0')
+			printf("%s = (set, not shown)", keys[i].name);
+		else
+			printf("%s = \"%s\"", keys[i].name, val);
+		printf("\t# %s\n", src);
 	}
 }
 

@@ -44,6 +44,9 @@ int	 conf_load_text(const char *name, const char *text, char *err,
 void	 conf_print(void);
 void	 conf_free(void);
 
+/* Key i's value as text into out ("" for unset strings); its source name. */
+const char *conf_value(size_t i, char *out, size_t outlen);
+
 /* Key table introspection, for tests that compare it with conf/guichet.conf. */
 size_t	 conf_nkeys(void);
 const char *conf_key_name(size_t);

@@ -33,7 +33,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	struct timespec	 ts;
 	struct tm	 tm;
 	va_list		 ap;
-	int		 n, m;
+	int		 n, m, i;
 
 	if (level < min_level)
 		return;
@@ -49,6 +49,13 @@ log_msg(enum log_level level, const char *fmt, ...)
 		m = 0;
 	if ((size_t)(n + m) > sizeof(line) - 2)
 		m = sizeof(line) - 2 - n;
+	/* One event, one line: multi-line messages (libpq's) are folded, and
+	 * no control byte from a message can forge a line of its own. */
+	for (i = n; i < n + m; i++)
+		if ((unsigned char)line[i] < 0x20)
+			line[i] = ' ';
+	while (m > 0 && line[n + m - 1] == ' ')
+		m--;
 	line[n + m] = '\n';
 	fwrite(line, 1, n + m + 1, stderr);
 }

@@ -1,0 +1,310 @@
+/* Route matching, the Allow list, table checks and typed parameters. */
+#include "harness.h"
+
+#include "route.h"
+
+static void h_list(struct req *r) { (void)r; }
+static void h_item(struct req *r) { (void)r; }
+static void h_create(struct req *r) { (void)r; }
+static void h_health(struct req *r) { (void)r; }
+
+static const char *const states[] = { "draft", "submitted", NULL };
+
+static const struct param_spec p_list[] = {
+	{ "limit", IN_QUERY, P_INT, 0, 1, 1000, NULL },
+	{ "state", IN_QUERY, P_ENUM, 0, 0, 0, states },
+	{ "q", IN_QUERY, P_STR, 0, 1, 5, NULL },
+	{ "mine", IN_QUERY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_item[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, 1000000, NULL },
+	{ "f", IN_QUERY, P_STR, P_REQUIRED, 1, 10, NULL },
+	{ NULL }
+};
+
+static const struct route table[] = {
+	{ "GET",  "/healthz", h_health, ROLE_PUBLIC, NULL, 0, NULL },
+	{ "GET",  "/api/v1/submissions", h_list, ROLE_CONTRIBUTOR, p_list, 0, NULL },
+	{ "POST", "/api/v1/submissions", h_create, ROLE_CONTRIBUTOR, NULL, 1000,
+	    BODY_JSON },
+	{ "GET",  "/api/v1/submissions/{id}", h_item, ROLE_CONTRIBUTOR, p_item,
+	    0, NULL },
+};
+#define N (sizeof(table) / sizeof(table[0]))
+
+static enum route_rc
+find(const char *method, char **segs, size_t n, const struct route **r,
+    const char **pv, size_t *np, char *allow)
+{
+	return route_find(table, N, method, segs, n, r, pv, np, allow, 128);
+}
+
+static void
+literal_route_matches(void **state)
+{
+	char *segs[] = { "healthz" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("GET", segs, 1, &r, pv, &np, allow), ROUTE_FOUND);
+	assert_ptr_equal(r->handler, h_health);
+	assert_int_equal(np, 0);
+}
+
+static void
+head_matches_get(void **state)
+{
+	char *segs[] = { "healthz" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("HEAD", segs, 1, &r, pv, &np, allow), ROUTE_FOUND);
+	assert_ptr_equal(r->handler, h_health);
+}
+
+static void
+path_parameter_is_captured(void **state)
+{
+	char *segs[] = { "api", "v1", "submissions", "42" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("GET", segs, 4, &r, pv, &np, allow), ROUTE_FOUND);
+	assert_ptr_equal(r->handler, h_item);
+	assert_int_equal(np, 1);
+	assert_str(pv[0], "42");
+}
+
+static void
+method_picks_among_same_path(void **state)
+{
+	char *segs[] = { "api", "v1", "submissions" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("POST", segs, 3, &r, pv, &np, allow), ROUTE_FOUND);
+	assert_ptr_equal(r->handler, h_create);
+	assert_int_equal(find("GET", segs, 3, &r, pv, &np, allow), ROUTE_FOUND);
+	assert_ptr_equal(r->handler, h_list);
+}
+
+static void
+wrong_method_lists_allowed(void **state)
+{
+	char *segs[] = { "api", "v1", "submissions" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("DELETE", segs, 3, &r, pv, &np, allow),
+	    ROUTE_NO_METHOD);
+	assert_null(r);
+	assert_str(allow, "GET, HEAD, POST");
+}
+
+static void
+unknown_paths(void **state)
+{
+	char *a[] = { "api", "v1" };
+	char *b[] = { "api", "v1", "submissions", "42", "x" };
+	char *c[] = { "api", "v1", "submissions", "" };
+	char *d[] = { "healthz", "" };
+	const struct route *r;
+	const char *pv[ROUTE_MAX_PARAMS];
+	size_t np;
+	char allow[128];
+
+	(void)state;
+	assert_int_equal(find("GET", a, 2, &r, pv, &np, allow), ROUTE_NO_PATH);
+	assert_int_equal(find("GET", b, 5, &r, pv, &np, allow), ROUTE_NO_PATH);
+	/* An empty segment never fills a parameter. */
+	assert_int_equal(find("GET", c, 4, &r, pv, &np, allow), ROUTE_NO_PATH);
+	assert_int_equal(find("GET", d, 2, &r, pv, &np, allow), ROUTE_NO_PATH);
+	assert_int_equal(find("GET", NULL, 0, &r, pv, &np, allow), ROUTE_NO_PATH);
+}
+
+static void
+project_table_is_well_formed(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(route_check_table(route_table, route_count, err,
+	    sizeof(err)), 0);
+	assert_int_equal(route_check_table(table, N, err, sizeof(err)), 0);
+}
+
+static void
+table_check_finds_undeclared_path_parameter(void **state)
+{
+	static const struct route bad[] = {
+		{ "GET", "/api/v1/orgs/{org}", h_item, ROLE_PUBLIC, NULL, 0, NULL },
+	};
+	static const struct route bad2[] = {
+		{ "GET", "/api/v1/orgs/", h_item, ROLE_PUBLIC, NULL, 0, NULL },
+	};
+	static const struct route bad3[] = {
+		{ "POST", "/x", h_item, ROLE_PUBLIC, NULL, 10, NULL },
+	};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(route_check_table(bad, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "{org}"));
+	assert_int_equal(route_check_table(bad2, 1, err, sizeof(err)), -1);
+	assert_int_equal(route_check_table(bad3, 1, err, sizeof(err)), -1);
+}
+
+static int
+parse(const struct param_spec *s, struct param_val *v, const char *path,
+    const char *const *qn, const char *const *qv, size_t nq,
+    struct param_error *e)
+{
+	const char *pv[1] = { path };
+
+	return param_parse(s, v, pv, path ? 1 : 0, qn, qv, nq, e);
+}
+
+static void
+params_are_typed(void **state)
+{
+	const char *qn[] = { "limit", "state", "q", "mine", "undeclared" };
+	const char *qv[] = { "50", "submitted", "Albi", "true", "x" };
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(parse(p_list, v, NULL, qn, qv, 5, &e), 0);
+	assert_true(v[0].set);
+	assert_int_equal(v[0].i, 50);
+	assert_str(v[1].s, "submitted");
+	assert_str(v[2].s, "Albi");
+	assert_int_equal(v[3].i, 1);
+}
+
+static void
+absent_optional_params_are_unset(void **state)
+{
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(parse(p_list, v, NULL, NULL, NULL, 0, &e), 0);
+	assert_false(v[0].set);
+	assert_false(v[1].set);
+}
+
+static void
+expect_refused(const char *name, const char *value, const char *code)
+{
+	const char *qn[] = { name };
+	const char *qv[] = { value };
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	assert_int_equal(parse(p_list, v, NULL, qn, qv, 1, &e), -1);
+	assert_str(e.spec->name, name);
+	assert_str(e.code, code);
+	assert_non_null(strstr(e.message, name));
+}
+
+static void
+bad_values_are_refused_with_field(void **state)
+{
+	(void)state;
+	expect_refused("limit", "0", "param_invalid");
+	expect_refused("limit", "1001", "param_invalid");
+	expect_refused("limit", "12abc", "param_invalid");
+	expect_refused("limit", "", "param_invalid");
+	expect_refused("limit", "+5", "param_invalid");
+	expect_refused("limit", "99999999999999999999999", "param_invalid");
+	expect_refused("state", "validated", "param_invalid");
+	expect_refused("q", "", "param_invalid");
+	expect_refused("q", "sixchr", "param_invalid");
+	expect_refused("q", "a\x01", "param_invalid");
+	expect_refused("q", "\xc3\x28", "param_invalid");
+	expect_refused("q", "\xed\xa0\x80", "param_invalid");
+	expect_refused("mine", "yes please", "param_invalid");
+}
+
+static void
+length_counts_characters_not_bytes(void **state)
+{
+	const char *qn[] = { "q" };
+	const char *qv[] = { "éééé" };	/* 4 characters, 8 bytes */
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(parse(p_list, v, NULL, qn, qv, 1, &e), 0);
+}
+
+static void
+repeated_param_is_refused(void **state)
+{
+	const char *qn[] = { "limit", "limit" };
+	const char *qv[] = { "1", "2" };
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(parse(p_list, v, NULL, qn, qv, 2, &e), -1);
+	assert_str(e.code, "param_repeated");
+}
+
+static void
+required_and_path_params(void **state)
+{
+	const char *qn[] = { "f" };
+	const char *qv[] = { "json" };
+	struct param_val v[ROUTE_MAX_PARAMS];
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(parse(p_item, v, "7", qn, qv, 1, &e), 0);
+	assert_int_equal(v[0].i, 7);
+	assert_str(v[1].s, "json");
+	assert_int_equal(parse(p_item, v, "7", NULL, NULL, 0, &e), -1);
+	assert_str(e.code, "param_missing");
+	assert_str(e.spec->name, "f");
+	assert_int_equal(parse(p_item, v, "abc", qn, qv, 1, &e), -1);
+	assert_str(e.spec->name, "id");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(literal_route_matches),
+		cmocka_unit_test(head_matches_get),
+		cmocka_unit_test(path_parameter_is_captured),
+		cmocka_unit_test(method_picks_among_same_path),
+		cmocka_unit_test(wrong_method_lists_allowed),
+		cmocka_unit_test(unknown_paths),
+		cmocka_unit_test(project_table_is_well_formed),
+		cmocka_unit_test(table_check_finds_undeclared_path_parameter),
+		cmocka_unit_test(params_are_typed),
+		cmocka_unit_test(absent_optional_params_are_unset),
+		cmocka_unit_test(bad_values_are_refused_with_field),
+		cmocka_unit_test(length_counts_characters_not_bytes),
+		cmocka_unit_test(repeated_param_is_refused),
+		cmocka_unit_test(required_and_path_params),
+	};
+
+	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
+}
