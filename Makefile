@@ -13,6 +13,7 @@ DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
              libsodium-dev libgeos-dev libpq-dev postgresql-15 \
              postgresql-15-postgis-3
 DEB_TEST  := libcmocka-dev nodejs
+DEB_BENCH := wrk nginx-light curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # --- Build -----------------------------------------------------------------
@@ -76,7 +77,7 @@ DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_
 all: build
 
 deps:
-	@missing=$$(for p in $(DEB_ALL); do \
+	@missing=$$(for p in $(DEB_ALL) $(EXTRA_DEBS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	done | tr '\n' ' '); \
 	if [ -n "$${missing// /}" ]; then \
@@ -188,7 +189,8 @@ api-asan: $(ASAN_BIN)
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(ASAN_BIN) TEST_SANITIZED=1 \
 	  node --test --test-concurrency=1 $(API_FILES)
 
-bench: build db-start
+bench: migrate
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_BENCH)"
 	@$(DB_ENV) bench/run
 
 clean:
