@@ -539,6 +539,8 @@ http_serve(void)
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
+	    /* Refuse sloppy requests rather than guess (request smuggling). */
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		log_error("cannot listen on %s port %lld: %s",

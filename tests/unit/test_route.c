@@ -33,88 +33,81 @@ static const struct route table[] = {
 };
 #define N (sizeof(table) / sizeof(table[0]))
 
-static enum route_rc
-find(const char *method, char **segs, size_t n, const struct route **r,
-    const char **pv, size_t *np, char *allow)
+/* One lookup and everything it returns. */
+struct hit {
+	enum route_rc		 rc;
+	const struct route	*r;
+	const char		*pv[ROUTE_MAX_PARAMS];
+	size_t			 np;
+	char			 allow[128];
+};
+
+static struct hit
+find(const char *method, char **segs, size_t n)
 {
-	return route_find(table, N, method, segs, n, r, pv, np, allow, 128);
+	struct hit h;
+
+	h.rc = route_find(table, N, method, segs, n, &h.r, h.pv, &h.np,
+	    h.allow, sizeof(h.allow));
+	return h;
 }
 
 static void
 literal_route_matches(void **state)
 {
 	char *segs[] = { "healthz" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
+	struct hit h = find("GET", segs, 1);
 
 	(void)state;
-	assert_int_equal(find("GET", segs, 1, &r, pv, &np, allow), ROUTE_FOUND);
-	assert_ptr_equal(r->handler, h_health);
-	assert_int_equal(np, 0);
+	assert_int_equal(h.rc, ROUTE_FOUND);
+	assert_ptr_equal(h.r->handler, h_health);
+	assert_int_equal(h.np, 0);
 }
 
 static void
 head_matches_get(void **state)
 {
 	char *segs[] = { "healthz" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
+	struct hit h = find("HEAD", segs, 1);
 
 	(void)state;
-	assert_int_equal(find("HEAD", segs, 1, &r, pv, &np, allow), ROUTE_FOUND);
-	assert_ptr_equal(r->handler, h_health);
+	assert_int_equal(h.rc, ROUTE_FOUND);
+	assert_ptr_equal(h.r->handler, h_health);
 }
 
 static void
 path_parameter_is_captured(void **state)
 {
 	char *segs[] = { "api", "v1", "submissions", "42" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
+	struct hit h = find("GET", segs, 4);
 
 	(void)state;
-	assert_int_equal(find("GET", segs, 4, &r, pv, &np, allow), ROUTE_FOUND);
-	assert_ptr_equal(r->handler, h_item);
-	assert_int_equal(np, 1);
-	assert_str(pv[0], "42");
+	assert_int_equal(h.rc, ROUTE_FOUND);
+	assert_ptr_equal(h.r->handler, h_item);
+	assert_int_equal(h.np, 1);
+	assert_str(h.pv[0], "42");
 }
 
 static void
 method_picks_among_same_path(void **state)
 {
 	char *segs[] = { "api", "v1", "submissions" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
 
 	(void)state;
-	assert_int_equal(find("POST", segs, 3, &r, pv, &np, allow), ROUTE_FOUND);
-	assert_ptr_equal(r->handler, h_create);
-	assert_int_equal(find("GET", segs, 3, &r, pv, &np, allow), ROUTE_FOUND);
-	assert_ptr_equal(r->handler, h_list);
+	assert_ptr_equal(find("POST", segs, 3).r->handler, h_create);
+	assert_ptr_equal(find("GET", segs, 3).r->handler, h_list);
 }
 
 static void
 wrong_method_lists_allowed(void **state)
 {
 	char *segs[] = { "api", "v1", "submissions" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
+	struct hit h = find("DELETE", segs, 3);
 
 	(void)state;
-	assert_int_equal(find("DELETE", segs, 3, &r, pv, &np, allow),
-	    ROUTE_NO_METHOD);
-	assert_null(r);
-	assert_str(allow, "GET, HEAD, POST");
+	assert_int_equal(h.rc, ROUTE_NO_METHOD);
+	assert_null(h.r);
+	assert_str(h.allow, "GET, HEAD, POST");
 }
 
 static void
@@ -124,18 +117,14 @@ unknown_paths(void **state)
 	char *b[] = { "api", "v1", "submissions", "42", "x" };
 	char *c[] = { "api", "v1", "submissions", "" };
 	char *d[] = { "healthz", "" };
-	const struct route *r;
-	const char *pv[ROUTE_MAX_PARAMS];
-	size_t np;
-	char allow[128];
 
 	(void)state;
-	assert_int_equal(find("GET", a, 2, &r, pv, &np, allow), ROUTE_NO_PATH);
-	assert_int_equal(find("GET", b, 5, &r, pv, &np, allow), ROUTE_NO_PATH);
+	assert_int_equal(find("GET", a, 2).rc, ROUTE_NO_PATH);
+	assert_int_equal(find("GET", b, 5).rc, ROUTE_NO_PATH);
 	/* An empty segment never fills a parameter. */
-	assert_int_equal(find("GET", c, 4, &r, pv, &np, allow), ROUTE_NO_PATH);
-	assert_int_equal(find("GET", d, 2, &r, pv, &np, allow), ROUTE_NO_PATH);
-	assert_int_equal(find("GET", NULL, 0, &r, pv, &np, allow), ROUTE_NO_PATH);
+	assert_int_equal(find("GET", c, 4).rc, ROUTE_NO_PATH);
+	assert_int_equal(find("GET", d, 2).rc, ROUTE_NO_PATH);
+	assert_int_equal(find("GET", NULL, 0).rc, ROUTE_NO_PATH);
 }
 
 static void
