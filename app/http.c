@@ -218,23 +218,36 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->conn = conn;
 	r->target = xstrdup(uri);
 	r->t0 = now_us();
-	atomic_fetch_add(&active_requests, 1);
 	return r;
 }
 
-/* Appends the path of the target to b, with control and non-ASCII bytes escaped. */
+/* RFC 9110 tchar: what a method (a token) is made of. */
+static int
+is_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/*
+ * Appends s to b up to a '?' (the query may hold secrets), with control,
+ * non-ASCII, quote and backslash bytes escaped (and, for a token, anything
+ * that is not a tchar): nothing a client sends can forge a field or a line
+ * of the access log.
+ */
 static void
-log_path(struct buf *b, const char *target)
+log_text(struct buf *b, const char *s, int token)
 {
 	const unsigned char	*p;
 	size_t			 n = 0;
 
-	for (p = (const unsigned char *)target; *p && *p != '?'; p++, n++) {
+	for (p = (const unsigned char *)s; *p && *p != '?'; p++, n++) {
 		if (n == 256) {
 			buf_puts(b, "…");
 			break;
 		}
-		if (*p < 0x21 || *p >= 0x7f || *p == '"' || *p == '\\')
+		if (*p < 0x21 || *p >= 0x7f || *p == '"' || *p == '\\' ||
+		    (token && !is_tchar(*p)))
 			buf_appendf(b, "\\x%02x", *p);
 		else
 			buf_append(b, p, 1);
@@ -263,9 +276,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
 				    ci->client_addr)->sin6_addr, addr, sizeof(addr));
 		}
-		buf_appendf(&line, "access %s %s \"", addr,
-		    r->method ? r->method : "-");
-		log_path(&line, r->target);
+		buf_appendf(&line, "access %s ", addr);
+		log_text(&line, r->method ? r->method : "-", 1);
+		buf_puts(&line, " \"");
+		log_text(&line, r->target, 0);
 		if (r->status == 0)	/* refused by libmicrohttpd itself */
 			buf_puts(&line, "\" -");
 		else
@@ -278,6 +292,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		log_info("%s", line.data);
 		buf_free(&line);
 	}
+	if (r->started)
+		atomic_fetch_sub(&active_requests, 1);
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
 	url_free(&r->url);
@@ -286,7 +302,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(r->target);
 	free(r);
 	*req_cls = NULL;
-	atomic_fetch_sub(&active_requests, 1);
 }
 
 static int
@@ -314,6 +329,14 @@ decide_early(struct req *r)
 	unsigned long long	 declared = 0;
 	int			 has_body;
 
+	for (i = 0; r->method[i] != '\0'; i++)
+		if (!is_tchar((unsigned char)r->method[i]))
+			break;
+	if (i == 0 || r->method[i] != '\0') {
+		http_reply_error(r, 400, "method_invalid",
+		    "La méthode de la requête n'est pas valide.", NULL);
+		return 1;
+	}
 	urc = url_parse(r->target, &r->url);
 	if (urc == URL_BAD_ESCAPE) {
 		http_reply_error(r, 400, "url_malformed", "L'adresse demandée "
@@ -375,7 +398,7 @@ decide_early(struct req *r)
 	te = req_header(r, "Transfer-Encoding");
 	if (cl != NULL)
 		declared = strtoull(cl, NULL, 10);
-	has_body = declared > 0 || te != NULL;
+	has_body = r->has_body = declared > 0 || te != NULL;
 	r->body_limit = r->route ? r->route->body_max : 0;
 	if (r->body_limit > (size_t)conf.request_body_max)
 		r->body_limit = conf.request_body_max;
@@ -420,6 +443,7 @@ queue(struct req *r)
 	if (r->resp == NULL)
 		http_reply_error(r, 500, "internal_error",
 		    "Erreur interne du serveur.", NULL);
+	r->queued = 1;
 	ret = MHD_queue_response(r->conn, r->status, r->resp);
 	return ret;
 }
@@ -437,10 +461,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	if (r == NULL)		/* cannot happen with the URI callback set */
 		return MHD_NO;
 	if (!r->started) {
+		/* A request is in flight from here (graceful shutdown waits for
+		 * it): its headers are in. One whose headers never complete is
+		 * the idle timeout's business. */
 		r->started = 1;
+		atomic_fetch_add(&active_requests, 1);
 		r->conn = conn;
 		r->method = method;
-		if (decide_early(r))
+		/* An early answer goes out now only when there is a body not to
+		 * read (the connection then closes); without one it waits for the
+		 * last call, which keeps the connection alive. */
+		if (decide_early(r) && r->has_body)
 			return queue(r);
 		return MHD_YES;
 	}
@@ -455,8 +486,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (r->resp != NULL)	/* already queued at the first call */
+	if (r->queued)		/* answered at the first call */
 		return MHD_YES;
+	if (r->resp != NULL)	/* decided at the first call, no body */
+		return queue(r);
 	if (r->body_too_large) {
 		buf_free(&r->body);
 		http_reply_error(r, 413, "body_too_large",

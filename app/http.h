@@ -29,7 +29,9 @@ struct req {
 	int			 body_too_large;
 	json_t			*json;		/* parsed body, see req_json_or_400 */
 	int64_t			 t0;		/* request start, monotonic µs */
-	int			 started;
+	int			 started;	/* headers in, first call made */
+	int			 has_body;	/* Content-Length > 0 or chunked */
+	int			 queued;	/* the answer is with libmicrohttpd */
 	struct MHD_Response	*resp;		/* the answer, queued at the end */
 	unsigned		 status;
 	size_t			 bytes;

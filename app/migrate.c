@@ -178,7 +178,9 @@ exec_simple(PGconn *c, const char *sql, char *err, size_t errlen,
 	char		 msg[400];
 	int		 rc = 0;
 
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+	/* A file of comments only is an empty query: a valid no-op. */
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    st != PGRES_EMPTY_QUERY) {
 		snprintf(err, errlen, "%s: %s", ctx, first_line(
 		    PQresultErrorMessage(res), msg, sizeof(msg)));
 		rc = -1;

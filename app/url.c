@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "url.h"
 #include "util.h"
@@ -81,6 +82,15 @@ url_parse(const char *target, struct url *u)
 	char		*seg;
 
 	memset(u, 0, sizeof(*u));
+	/* The absolute form ("GET http://host/path"), which RFC 9112 says a
+	 * server must accept: the authority is not ours to check, the path is. */
+	if (strncasecmp(target, "http://", 7) == 0 ||
+	    strncasecmp(target, "https://", 8) == 0) {
+		target = strchr(target, ':') + 3;
+		target += strcspn(target, "/?");
+		if (*target != '/')
+			return *target == '\0' ? url_parse("/", u) : URL_BAD_PATH;
+	}
 	if (target[0] != '/')
 		return URL_BAD_PATH;
 	q = strchr(target, '?');

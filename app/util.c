@@ -63,12 +63,15 @@ log_msg(enum log_level level, const char *fmt, ...)
 void
 fatal(const char *fmt, ...)
 {
-	char	msg[1024];
+	char	msg[1024], *p;
 	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (p = msg; *p != '\0'; p++)		/* one line, whatever a value held */
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	fprintf(stderr, "guichet: %s\n", msg);
 	exit(1);
 }

@@ -3,6 +3,7 @@
 // normalise, and CLI runs.
 //
 // Environment (set by `make api` / `make api-asan`):
+//   TEST_LOG_DIR    optional: a folder where each server's stderr is saved
 //   TEST_ROOT       the checkout (cwd of every guichet process)
 //   TEST_BIN        the guichet binary under test
 //   TEST_SANITIZED  1 when TEST_BIN is the ASan+UBSan build
@@ -167,6 +168,15 @@ export function freePort() {
   });
 }
 
+/** Waits for promise, at most ms (the timer is cleared: it never keeps the process alive). */
+export function within(promise, ms) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Polls fn until it returns a truthy value; throws after timeoutMs. */
 export async function waitFor(fn, { timeoutMs = 10_000 * SLOW, intervalMs = 50, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -277,6 +287,10 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
       }
       const result = { ...exit, stderr };
       stopped = result;
+      if (process.env.TEST_LOG_DIR) {
+        // Debugging aid: keep every server's log.
+        fs.writeFileSync(path.join(process.env.TEST_LOG_DIR, `serve-${port}.log`), stderr);
+      }
       cleanupDb();
       assert.ok(!killed, `guichet serve did not stop within ${timeoutMs} ms of ${signal}:\n${stderr}`);
       assertNoSanitizerReport(stderr, 'guichet serve');

@@ -84,6 +84,26 @@ double_encoding_decodes_once(void **state)
 }
 
 static void
+absolute_form_keeps_the_path(void **state)
+{
+	struct url u;
+
+	(void)state;
+	assert_int_equal(url_parse("http://example.org/api/v1?x=1", &u), URL_OK);
+	assert_int_equal(u.nsegs, 2);
+	assert_str(u.segs[1], "v1");
+	assert_int_equal(u.nquery, 1);
+	url_free(&u);
+	assert_int_equal(url_parse("HTTPS://example.org", &u), URL_OK);
+	assert_int_equal(u.nsegs, 0);
+	url_free(&u);
+	assert_int_equal(url_parse("http://example.org/../etc", &u), URL_BAD_PATH);
+	url_free(&u);
+	assert_int_equal(url_parse("http://example.org?x", &u), URL_BAD_PATH);
+	url_free(&u);
+}
+
+static void
 query_pairs(void **state)
 {
 	struct url u;
@@ -142,6 +162,7 @@ main(void)
 		cmocka_unit_test(traversal_is_refused),
 		cmocka_unit_test(malformed_escapes_are_refused),
 		cmocka_unit_test(double_encoding_decodes_once),
+		cmocka_unit_test(absolute_form_keeps_the_path),
 		cmocka_unit_test(query_pairs),
 		cmocka_unit_test(too_many_segments),
 		cmocka_unit_test(decode_plus_only_in_query),
