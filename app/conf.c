@@ -19,7 +19,7 @@
 
 struct conf conf;
 
-enum ctype { C_STR, C_INT, C_BOOL, C_ENUM, C_ADDR };
+enum ctype { C_STR, C_INT, C_BOOL, C_ENUM, C_ADDR, C_URL };
 enum csource { SRC_DEFAULT, SRC_FILE, SRC_ENV };
 
 struct key {
@@ -52,6 +52,14 @@ static const struct key keys[] = {
 	{ "log_level",		  C_ENUM, O(log_level),		"info", 0, 0, log_levels },
 	{ "frame_ancestors",	  C_STR,  O(frame_ancestors),	"'none'", 0, 0, NULL },
 	{ "behind_tls",		  C_BOOL, O(behind_tls),	"no", 0, 0, NULL },
+	{ "public_url",		  C_URL,  O(public_url),	"http://127.0.0.1:8080", 0, 0, NULL },
+	{ "session_idle_minutes", C_INT,  O(session_idle_minutes),	"120", 5, 10080, NULL },
+	{ "session_max_hours",	  C_INT,  O(session_max_hours),	"12", 1, 720, NULL },
+	{ "argon2_opslimit",	  C_INT,  O(argon2_opslimit),	"2", 1, 20, NULL },
+	{ "argon2_memlimit_kib",  C_INT,  O(argon2_memlimit_kib),	"65536", 8, 1048576, NULL },
+	{ "invitation_hours",	  C_INT,  O(invitation_hours),	"72", 1, 720, NULL },
+	{ "reset_minutes",	  C_INT,  O(reset_minutes),	"60", 5, 1440, NULL },
+	{ "mail_log",		  C_BOOL, O(mail_log),		"yes", 0, 0, NULL },
 };
 #undef O
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -142,6 +150,16 @@ key_set(const struct key *k, const char *val, const char *where,
 			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
 			    "an IPv4 or IPv6 address is expected",
 			    where, shown, k->name);
+			return -1;
+		}
+		break;
+	case C_URL:
+		if ((strncmp(val, "http://", 7) != 0 &&
+		    strncmp(val, "https://", 8) != 0) || val[strlen(val) - 1] == '/' ||
+		    strpbrk(val, " \"<>'\\") != NULL) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "an http:// or https:// address without a final / is "
+			    "expected", where, shown, k->name);
 			return -1;
 		}
 		break;

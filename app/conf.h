@@ -27,6 +27,14 @@ struct conf {
 	char	*log_level;
 	char	*frame_ancestors;
 	int	 behind_tls;
+	char	*public_url;
+	long long session_idle_minutes;
+	long long session_max_hours;
+	long long argon2_opslimit;
+	long long argon2_memlimit_kib;
+	long long invitation_hours;
+	long long reset_minutes;
+	int	 mail_log;
 };
 
 extern struct conf conf;

@@ -191,6 +191,16 @@ db_exec(PGconn *c, struct db_err *e, const char *sql, int n,
 	return NULL;
 }
 
+int
+db_run(PGconn *c, struct db_err *e, const char *sql, int n,
+    const char *const *values)
+{
+	PGresult	*res = db_exec(c, e, sql, n, values);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 PGresult *
 db_query(struct db_err *e, unsigned flags, const char *sql, int n,
     const char *const *values)
@@ -215,10 +225,7 @@ db_query(struct db_err *e, unsigned flags, const char *sql, int n,
 static int
 simple(PGconn *c, struct db_err *e, const char *sql)
 {
-	PGresult	*res = db_exec(c, e, sql, 0, NULL);
-
-	PQclear(res);
-	return res ? 0 : -1;
+	return db_run(c, e, sql, 0, NULL);
 }
 
 /*

@@ -40,6 +40,10 @@ PGconn		*db_connect(char *err, size_t errlen);
 PGresult	*db_exec(PGconn *conn, struct db_err *e, const char *sql,
 		    int n, const char *const *values);
 
+/* db_exec for statements whose result is not needed: 0 or -1. */
+int		 db_run(PGconn *conn, struct db_err *e, const char *sql, int n,
+		    const char *const *values);
+
 /*
  * Same on the calling thread's connection, connecting if needed. With
  * DB_IDEMPOTENT, a statement that failed because the connection was lost

@@ -25,7 +25,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "asset.h"
+#include "auth.h"
 #include "conf.h"
 #include "csp.h"
 #include "db.h"
@@ -255,28 +258,36 @@ log_text(struct buf *b, const char *s, int token)
 }
 
 static void
+client_addr(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	snprintf(out, outlen, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)
+		    ci->client_addr)->sin_addr, out, outlen);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+		    ci->client_addr)->sin6_addr, out, outlen);
+}
+
+static void
 on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct req	*r = *req_cls;
 	struct buf	 line = { 0 };
-	const union MHD_ConnectionInfo *ci;
-	char		 addr[INET6_ADDRSTRLEN] = "-";
 
 	(void)cls;
 	if (r == NULL)
 		return;
 	if (conf.access_log) {
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (ci != NULL && ci->client_addr != NULL) {
-			if (ci->client_addr->sa_family == AF_INET)
-				inet_ntop(AF_INET, &((struct sockaddr_in *)
-				    ci->client_addr)->sin_addr, addr, sizeof(addr));
-			else if (ci->client_addr->sa_family == AF_INET6)
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-				    ci->client_addr)->sin6_addr, addr, sizeof(addr));
-		}
-		buf_appendf(&line, "access %s ", addr);
+		if (r->addr[0] == '\0')
+			client_addr(conn, r->addr, sizeof(r->addr));
+		buf_appendf(&line, "access %s ", r->addr);
 		log_text(&line, r->method ? r->method : "-", 1);
 		buf_puts(&line, " \"");
 		log_text(&line, r->target, 0);
@@ -289,6 +300,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " timeout" :
 		    " aborted");
+		if (r->who != NULL)
+			buf_appendf(&line, " user=%lld%s",
+			    (long long)r->who->user_id,
+			    r->who->via_token ? " token" : "");
 		log_info("%s", line.data);
 		buf_free(&line);
 	}
@@ -297,7 +312,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
 	url_free(&r->url);
+	if (r->route != NULL && (r->route->flags & R_SECRET) && r->body.data)
+		sodium_memzero(r->body.data, r->body.cap);
 	buf_free(&r->body);
+	identity_free(r->who);
 	json_decref(r->json);
 	free(r->target);
 	free(r);
@@ -387,11 +405,24 @@ decide_early(struct req *r)
 		return 1;
 	}
 
-	if (r->route != NULL && r->route->role != ROLE_PUBLIC) {
-		/* Identities arrive with the accounts module. */
-		http_reply_error(r, 401, "authentication_required",
-		    "Connectez-vous pour accéder à cette ressource.", NULL);
-		return 1;
+	if (r->route != NULL) {
+		struct authz_decision	d;
+
+		if (!(r->route->flags & R_NOAUTH) && auth_identify(r) != 0)
+			return 1;
+		d = authz_route(r->who, r->route->action);
+		if (d.status != 0) {
+			http_reply_error(r, d.status, d.code, d.message, NULL);
+			if (d.status == 401)
+				MHD_add_response_header(r->resp,
+				    "WWW-Authenticate", "Bearer");
+			return 1;
+		}
+		if (!auth_csrf_ok(r)) {
+			http_reply_error(r, 403, "csrf_failed", "Jeton CSRF "
+			    "absent ou invalide (en-tête X-CSRF-Token).", NULL);
+			return 1;
+		}
 	}
 
 	cl = req_header(r, "Content-Length");
@@ -435,6 +466,37 @@ decide_early(struct req *r)
 	return 0;
 }
 
+/*
+ * Routes that declare body members get them parsed and checked before the
+ * handler runs: the body must be a JSON object, and the first member that
+ * fails its spec is answered 400 with its name.
+ */
+static int
+parse_body_params(struct req *r)
+{
+	const struct param_spec	*s;
+	struct param_error	 pe;
+	json_t			*j;
+
+	for (s = r->route->params; s && s->name; s++)
+		if (s->in == IN_BODY)
+			break;
+	if (s == NULL || s->name == NULL)
+		return 0;
+	if ((j = req_json_or_400(r)) == NULL)
+		return -1;
+	if (!json_is_object(j)) {
+		http_reply_error(r, 400, "invalid_json", "Le corps doit être "
+		    "un objet JSON.", NULL);
+		return -1;
+	}
+	if (param_parse_body(r->route->params, r->params, j, &pe)) {
+		http_reply_error(r, 400, pe.code, pe.message, pe.spec->name);
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result
 queue(struct req *r)
 {
@@ -468,6 +530,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		atomic_fetch_add(&active_requests, 1);
 		r->conn = conn;
 		r->method = method;
+		client_addr(conn, r->addr, sizeof(r->addr));
 		/* An early answer goes out now only when there is a body not to
 		 * read (the connection then closes); without one it waits for the
 		 * last call, which keeps the connection alive. */
@@ -496,7 +559,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "Le corps de la requête dépasse la taille autorisée.", NULL);
 	} else if (r->route == NULL)
 		asset_serve(r);
-	else
+	else if (parse_body_params(r) == 0)
 		r->route->handler(r);
 	return queue(r);
 }

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
+#include "authz.h"
 #include "route.h"
 #include "url.h"
 #include "util.h"
@@ -28,6 +29,8 @@ struct req {
 	size_t			 body_limit;
 	int			 body_too_large;
 	json_t			*json;		/* parsed body, see req_json_or_400 */
+	struct identity		*who;		/* NULL: anonymous */
+	char			 addr[46];	/* client address */
 	int64_t			 t0;		/* request start, monotonic µs */
 	int			 started;	/* headers in, first call made */
 	int			 has_body;	/* Content-Length > 0 or chunked */

@@ -9,6 +9,7 @@
  * Any misconfiguration stops here, before anything is started, with one line
  * naming the key or file at fault and a non-zero exit status.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,14 @@
 #include <sodium.h>
 
 #include "asset.h"
+#include "cli.h"
 #include "conf.h"
 #include "csp.h"
 #include "db.h"
 #include "http.h"
 #include "migrate.h"
+#include "password.h"
+#include "route.h"
 #include "util.h"
 
 #ifndef GUICHET_VERSION
@@ -34,11 +38,18 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: guichet [-c FILE] COMMAND\n"
+	    "usage: guichet [-c FILE] COMMAND [ARGS]\n"
 	    "commands:\n"
 	    "  serve         run the HTTP server (Ctrl-C or SIGTERM stops it)\n"
 	    "  migrate       apply pending migrations from migrations_dir\n"
 	    "  check-config  validate the configuration and print it\n"
+	    "  org add --name N --kind K [--siren S] [--departements 31,34]\n"
+	    "          [--communes 31555]\n"
+	    "  user add --email E --name N --org NAME|ID --role R [--service]\n"
+	    "           [--departements ..] [--communes ..]  (password on stdin)\n"
+	    "  user passwd EMAIL  (new password on stdin)\n"
+	    "  demo          create the demo organisations and accounts, once\n"
+	    "  routes        print the route table as JSON\n"
 	    "  version       print the version\n"
 	    "The configuration file is -c FILE, else $GUICHET_CONF, else\n"
 	    "conf/guichet.conf when present; GUICHET_<KEY> variables override it.\n");
@@ -76,13 +87,17 @@ connect_or_die(void)
 }
 
 static int
-cmd_migrate(void)
+cmd_migrate(int argc, char **argv)
 {
 	struct migrate_result	 mr;
-	PGconn			*c = connect_or_die();
+	PGconn			*c;
 	char			 err[1024];
 	int			 rc;
 
+	if (argc != 1)
+		usage();
+	(void)argv;
+	c = connect_or_die();
 	rc = migrate_run(c, conf.migrations_dir, 1, &mr, err, sizeof(err));
 	PQfinish(c);
 	if (rc)
@@ -98,15 +113,21 @@ cmd_migrate(void)
  * picks the database up when it comes back.
  */
 static int
-cmd_serve(void)
+cmd_serve(int argc, char **argv)
 {
 	struct migrate_result	 mr;
 	char			 err[1024];
 	PGconn			*c;
 	int			 rc;
 
+	if (argc != 1)
+		usage();
+	(void)argv;
+	if (route_check_table(route_table, route_count, err, sizeof(err)))
+		fatal("%s", err);
 	asset_init();
 	csp_init();
+	pw_init();
 	if ((c = db_connect(err, sizeof(err))) == NULL)
 		log_warn("PostgreSQL unreachable at start-up (%s): serving "
 		    "anyway, /healthz will say so", err);
@@ -126,11 +147,14 @@ cmd_serve(void)
 }
 
 static int
-cmd_check_config(void)
+cmd_check_config(int argc, char **argv)
 {
 	char	err[1024];
 	int	nfiles;
 
+	if (argc != 1)
+		usage();
+	(void)argv;
 	asset_init();
 	asset_close();
 	if (migrate_scan(conf.migrations_dir, &nfiles, err, sizeof(err)))
@@ -140,13 +164,58 @@ cmd_check_config(void)
 	return 0;
 }
 
+static int
+cmd_demo(int argc, char **argv)
+{
+	if (argc != 1)
+		usage();
+	(void)argv;
+	pw_init();
+	return cli_demo();
+}
+
+static int
+cmd_routes(int argc, char **argv)
+{
+	if (argc != 1)
+		usage();
+	(void)argv;
+	return cli_routes();
+}
+
+/*
+ * jansson's memory is wiped before it is freed: request bodies parsed into
+ * JSON may hold passwords and tokens, and freed memory is not erased.
+ */
+static void
+json_free_wiped(void *p)
+{
+	if (p != NULL)
+		sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static const struct {
+	const char	*name;
+	int		 (*fn)(int, char **);
+} commands[] = {
+	{ "serve",	  cmd_serve },
+	{ "migrate",	  cmd_migrate },
+	{ "check-config", cmd_check_config },
+	{ "org",	  cli_org },
+	{ "user",	  cli_user },
+	{ "demo",	  cmd_demo },
+	{ "routes",	  cmd_routes },
+};
+
 int
 main(int argc, char *argv[])
 {
-	const char	*path = NULL, *cmd;
+	const char	*path = NULL;
+	size_t		 i;
 	int		 ch, rc;
 
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -157,25 +226,22 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
+	if (argc < 1)
 		usage();
-	cmd = argv[0];
-	if (strcmp(cmd, "version") == 0) {
+	if (strcmp(argv[0], "version") == 0) {
 		printf("guichet %s\n", GUICHET_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
-	    strcmp(cmd, "check-config") != 0)
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0]))
 		usage();
 	if (sodium_init() < 0)
 		fatal("libsodium cannot be initialised");
+	json_set_alloc_funcs(malloc, json_free_wiped);
 	load_config(path);
-	if (strcmp(cmd, "serve") == 0)
-		rc = cmd_serve();
-	else if (strcmp(cmd, "migrate") == 0)
-		rc = cmd_migrate();
-	else
-		rc = cmd_check_config();
+	rc = commands[i].fn(argc, argv);
 	conf_free();
 	return rc;
 }

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "route.h"
+#include "territory.h"
 #include "util.h"
 
 /*
@@ -127,8 +130,23 @@ route_check_table(const struct route *table, size_t n, char *err,
 			}
 		}
 		ndeclared = 0;
-		for (ps = table[i].params; ps && ps->name; ps++)
+		for (ps = table[i].params; ps && ps->name; ps++) {
 			ndeclared += ps->in == IN_PATH;
+			if ((ps->kind == P_DEPTS || ps->kind == P_COMMUNES ||
+			    ps->kind == P_ENUMS) && ps->in != IN_BODY) {
+				snprintf(err, errlen, "route %s %s: list parameter "
+				    "%s outside the body", table[i].method,
+				    table[i].pattern, ps->name);
+				return -1;
+			}
+			if (ps->in == IN_BODY && (table[i].body_type == NULL ||
+			    strcmp(table[i].body_type, BODY_JSON) != 0)) {
+				snprintf(err, errlen, "route %s %s: body parameter "
+				    "%s without a JSON body", table[i].method,
+				    table[i].pattern, ps->name);
+				return -1;
+			}
+		}
 		if (ndeclared != nbraces) {
 			snprintf(err, errlen, "route %s %s: a declared path "
 			    "parameter is not in the pattern", table[i].method,
@@ -198,6 +216,26 @@ param_one(const struct param_spec *s, const char *raw, struct param_val *v,
 			    "n'a pas une valeur autorisée.");
 		v->s = s->choices[i];
 		break;
+	case P_EMAIL:
+		if (len > 254 || strchr(raw, '@') == NULL ||
+		    strchr(raw, '@') != strrchr(raw, '@') || raw[0] == '@' ||
+		    raw[len - 1] == '@' || strpbrk(raw, " \t\r\n<>,;\"") != NULL ||
+		    !utf8_valid(raw, len))
+			return param_error(e, s, "param_invalid",
+			    "n'est pas une adresse électronique valide.");
+		v->s = raw;
+		break;
+	case P_SECRET:
+		if (!utf8_valid(raw, len) || (long long)len > s->max)
+			return param_error(e, s, "param_invalid",
+			    "n'est pas un texte valide ou est trop long.");
+		v->s = raw;
+		break;
+	case P_DEPTS:
+	case P_COMMUNES:
+	case P_ENUMS:
+		return param_error(e, s, "param_invalid",
+		    "doit être une liste JSON.");
 	case P_STR:
 		if (!utf8_valid(raw, len))
 			return param_error(e, s, "param_invalid",
@@ -231,6 +269,8 @@ param_parse(const struct param_spec *specs, struct param_val *vals,
 
 	for (s = specs, k = 0; s && s->name; s++, k++) {
 		memset(&vals[k], 0, sizeof(vals[k]));
+		if (s->in == IN_BODY)
+			continue;
 		if (s->in == IN_PATH) {
 			if (ipath >= npath)
 				return param_error(e, s, "param_missing",
@@ -251,6 +291,116 @@ param_parse(const struct param_spec *specs, struct param_val *vals,
 		if (!found && (s->flags & P_REQUIRED))
 			return param_error(e, s, "param_missing",
 			    "est obligatoire.");
+	}
+	return 0;
+}
+
+/*
+ * An array member: a JSON array of distinct strings, each a département or
+ * commune code, or one of the choices; at most s->max items.
+ */
+static int
+param_array(const struct param_spec *s, json_t *j, struct param_val *v,
+    struct param_error *e)
+{
+	const char	*c;
+	json_t		*item;
+	size_t		 i, k;
+
+	if (!json_is_array(j))
+		return param_error(e, s, "param_invalid",
+		    "doit être une liste JSON.");
+	if ((long long)json_array_size(j) > s->max)
+		return param_error(e, s, "param_invalid",
+		    "compte trop d'éléments.");
+	json_array_foreach(j, i, item) {
+		if (!json_is_string(item))
+			return param_error(e, s, "param_invalid",
+			    "ne doit contenir que des textes.");
+		c = json_string_value(item);
+		if (s->kind == P_DEPTS && !terr_dept_ok(c))
+			return param_error(e, s, "param_invalid",
+			    "contient un code de département invalide.");
+		if (s->kind == P_COMMUNES && !terr_commune_ok(c))
+			return param_error(e, s, "param_invalid",
+			    "contient un code INSEE de commune invalide.");
+		if (s->kind == P_ENUMS) {
+			for (k = 0; s->choices[k] != NULL; k++)
+				if (strcmp(c, s->choices[k]) == 0)
+					break;
+			if (s->choices[k] == NULL)
+				return param_error(e, s, "param_invalid",
+				    "contient une valeur non autorisée.");
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(c, json_string_value(json_array_get(j, k))) == 0)
+				return param_error(e, s, "param_invalid",
+				    "contient un doublon.");
+	}
+	v->a = j;
+	v->set = 1;
+	return 0;
+}
+
+int
+param_parse_body(const struct param_spec *specs, struct param_val *vals,
+    json_t *obj, struct param_error *e)
+{
+	const struct param_spec	*s;
+	json_t			*j;
+	char			 num[32];
+	size_t			 k;
+
+	for (s = specs, k = 0; s && s->name; s++, k++) {
+		if (s->in != IN_BODY)
+			continue;
+		memset(&vals[k], 0, sizeof(vals[k]));
+		j = json_object_get(obj, s->name);
+		if (j == NULL) {
+			if (s->flags & P_REQUIRED)
+				return param_error(e, s, "param_missing",
+				    "est obligatoire.");
+			continue;
+		}
+		if (json_is_null(j)) {
+			if (!(s->flags & P_NULLABLE))
+				return param_error(e, s, s->flags & P_REQUIRED ?
+				    "param_missing" : "param_invalid",
+				    "ne peut pas être nul.");
+			vals[k].set = vals[k].isnull = 1;
+			continue;
+		}
+		switch (s->kind) {
+		case P_DEPTS:
+		case P_COMMUNES:
+		case P_ENUMS:
+			if (param_array(s, j, &vals[k], e))
+				return -1;
+			continue;
+		case P_INT:
+			if (!json_is_integer(j))
+				return param_error(e, s, "param_invalid",
+				    "doit être un nombre entier.");
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(j));
+			if (param_one(s, num, &vals[k], e))
+				return -1;
+			continue;
+		case P_BOOL:
+			if (!json_is_boolean(j))
+				return param_error(e, s, "param_invalid",
+				    "doit valoir true ou false.");
+			vals[k].i = json_is_true(j);
+			vals[k].set = 1;
+			continue;
+		default:
+			if (!json_is_string(j))
+				return param_error(e, s, "param_invalid",
+				    "doit être un texte.");
+			if (param_one(s, json_string_value(j), &vals[k], e))
+				return -1;
+			continue;
+		}
 	}
 	return 0;
 }

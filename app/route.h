@@ -2,7 +2,7 @@
  * route.h — routes and their declared parameters as data.
  *
  * A route is one row: method, path pattern ("/api/v1/submissions/{id}"),
- * handler, the role required, the parameters it accepts (path and query),
+ * handler, the action it performs (authz.h), the parameters it accepts (path and query),
  * and the largest body it takes. The table itself is in routes.c; this
  * module matches requests against it and turns raw parameter strings into
  * typed values. Parameters a route does not declare are dropped.
@@ -12,22 +12,24 @@
 
 #include <stddef.h>
 
+#include "authz.h"
+
 struct req;
 typedef void (*route_handler)(struct req *);
 
-/* Who may call a route. Everything but ROLE_PUBLIC needs an identity. */
-enum role {
-	ROLE_PUBLIC = 0,
-	ROLE_CONTRIBUTOR,
-	ROLE_REVIEWER,
-	ROLE_ORG_ADMIN,
-	ROLE_ADMIN
-};
+enum param_in	{ IN_QUERY, IN_PATH, IN_BODY };
 
-enum param_in	{ IN_QUERY, IN_PATH };
-enum param_kind	{ P_INT, P_STR, P_ENUM, P_BOOL };
+/*
+ * P_EMAIL is text shaped like an address; P_SECRET is text never repeated
+ * anywhere (passwords, tokens); P_DEPTS and P_COMMUNES are JSON arrays of
+ * INSEE codes; P_ENUMS a JSON array of values from choices. Arrays exist
+ * only in JSON bodies.
+ */
+enum param_kind	{ P_INT, P_STR, P_ENUM, P_BOOL, P_EMAIL, P_SECRET, P_DEPTS,
+		  P_COMMUNES, P_ENUMS };
 
 #define P_REQUIRED	0x01
+#define P_NULLABLE	0x02	/* a JSON null is accepted (and means "none") */
 
 struct param_spec {
 	const char		*name;
@@ -38,25 +40,36 @@ struct param_spec {
 	const char *const	*choices;	/* P_ENUM, NULL-terminated */
 };
 
-/* A parsed value: i for P_INT and P_BOOL, s for P_STR and P_ENUM. */
+/*
+ * A parsed value: i for P_INT and P_BOOL, s for the text kinds, a for the
+ * array kinds (borrowed from the request's JSON body). isnull: an explicit
+ * JSON null (P_NULLABLE).
+ */
 struct param_val {
 	int		 set;
+	int		 isnull;
 	long long	 i;
 	const char	*s;
+	struct json_t	*a;
 };
 
 #define ROUTE_MAX_PARAMS	16
 
 #define BODY_JSON	"application/json"
 
+/* Route flags. */
+#define R_NOAUTH	0x01	/* credentials are not looked at (login, reset) */
+#define R_SECRET	0x02	/* the body holds secrets: wiped after use */
+
 struct route {
 	const char		*method;
 	const char		*pattern;
 	route_handler		 handler;
-	enum role		 role;
+	enum action		 action;	/* see authz.h */
 	const struct param_spec	*params;	/* NULL-name terminated, or NULL */
 	size_t			 body_max;	/* 0: no body accepted */
 	const char		*body_type;	/* media type of the body */
+	unsigned		 flags;		/* R_* */
 };
 
 enum route_rc { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
@@ -92,6 +105,14 @@ int		 param_parse(const struct param_spec *specs,
 		    struct param_val *vals, const char *const *pathvals,
 		    size_t npath, const char *const *qnames,
 		    const char *const *qvalues, size_t nquery,
+		    struct param_error *e);
+
+/*
+ * Parses the IN_BODY parameters of specs from a JSON object into vals.
+ * Members the specs do not declare are ignored. Returns 0, or -1 with e.
+ */
+int		 param_parse_body(const struct param_spec *specs,
+		    struct param_val *vals, struct json_t *obj,
 		    struct param_error *e);
 
 /* The route table (routes.c). */

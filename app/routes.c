@@ -1,16 +1,158 @@
 /*
- * routes.c — THE route table. One row per method and path; what a route
- * accepts (parameters, body) is declared here and nowhere else. Requests for
- * paths not listed fall back to the static files of the web UI (GET, HEAD).
+ * routes.c — THE route table. One row per method and path: the action it
+ * performs (authz.h decides who may), every parameter it accepts from the
+ * path, the query and the JSON body, and the largest body it takes. Nothing
+ * a route does not declare reaches its handler. Requests for paths not
+ * listed fall back to the static files of the web UI (GET, HEAD).
  */
+#include "account.h"
 #include "csp.h"
 #include "health.h"
+#include "org.h"
 #include "route.h"
 
+#define ID_MAX		9007199254740991LL	/* integers exact in JSON */
+#define SMALL_BODY	16384
+
+static const char *const roles[] = { "contributor", "reviewer", "org_admin",
+    "admin", NULL };
+static const char *const scopes[] = { "read", "submit", "review", "export",
+    "admin", NULL };
+
+static const struct param_spec p_id[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ NULL }
+};
+static const struct param_spec p_login[] = {
+	{ "email", IN_BODY, P_EMAIL, P_REQUIRED, 0, 0, NULL },
+	{ "password", IN_BODY, P_SECRET, P_REQUIRED, 0, 1024, NULL },
+	{ NULL }
+};
+static const struct param_spec p_password[] = {
+	{ "current_password", IN_BODY, P_SECRET, P_REQUIRED, 0, 1024, NULL },
+	{ "new_password", IN_BODY, P_SECRET, P_REQUIRED, 0, 1024, NULL },
+	{ NULL }
+};
+static const struct param_spec p_token_new[] = {
+	{ "name", IN_BODY, P_STR, P_REQUIRED, 1, 100, NULL },
+	{ "scopes", IN_BODY, P_ENUMS, P_REQUIRED, 0, 5, scopes },
+	{ "expires_days", IN_BODY, P_INT, 0, 1, 3650, NULL },
+	{ NULL }
+};
+static const struct param_spec p_user_token[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "name", IN_BODY, P_STR, P_REQUIRED, 1, 100, NULL },
+	{ "scopes", IN_BODY, P_ENUMS, P_REQUIRED, 0, 5, scopes },
+	{ "expires_days", IN_BODY, P_INT, 0, 1, 3650, NULL },
+	{ NULL }
+};
+static const struct param_spec p_email[] = {
+	{ "email", IN_BODY, P_EMAIL, P_REQUIRED, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_redeem[] = {
+	{ "token", IN_BODY, P_SECRET, P_REQUIRED, 0, 128, NULL },
+	{ "password", IN_BODY, P_SECRET, P_REQUIRED, 0, 1024, NULL },
+	{ NULL }
+};
+static const struct param_spec p_token[] = {
+	{ "token", IN_BODY, P_SECRET, P_REQUIRED, 0, 128, NULL },
+	{ NULL }
+};
+static const struct param_spec p_org_new[] = {
+	{ "name", IN_BODY, P_STR, P_REQUIRED, 2, 200, NULL },
+	{ "kind", IN_BODY, P_STR, P_REQUIRED, 2, 32, NULL },
+	{ "siren", IN_BODY, P_STR, P_NULLABLE, 9, 9, NULL },
+	{ "departements", IN_BODY, P_DEPTS, 0, 0, 200, NULL },
+	{ "communes", IN_BODY, P_COMMUNES, 0, 0, 5000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_org_update[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "name", IN_BODY, P_STR, 0, 2, 200, NULL },
+	{ "kind", IN_BODY, P_STR, 0, 2, 32, NULL },
+	{ "siren", IN_BODY, P_STR, P_NULLABLE, 9, 9, NULL },
+	{ "departements", IN_BODY, P_DEPTS, 0, 0, 200, NULL },
+	{ "communes", IN_BODY, P_COMMUNES, 0, 0, 5000, NULL },
+	{ "active", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_invite[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "email", IN_BODY, P_EMAIL, P_REQUIRED, 0, 0, NULL },
+	{ "display_name", IN_BODY, P_STR, P_REQUIRED, 1, 120, NULL },
+	{ "role", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, roles },
+	{ "departements", IN_BODY, P_DEPTS, P_NULLABLE, 0, 200, NULL },
+	{ "communes", IN_BODY, P_COMMUNES, P_NULLABLE, 0, 5000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_user_update[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "display_name", IN_BODY, P_STR, 0, 1, 120, NULL },
+	{ "role", IN_BODY, P_ENUM, 0, 0, 0, roles },
+	{ "departements", IN_BODY, P_DEPTS, P_NULLABLE, 0, 200, NULL },
+	{ "communes", IN_BODY, P_COMMUNES, P_NULLABLE, 0, 5000, NULL },
+	{ "active", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+
+#define JSONB(n)	n, BODY_JSON
+#define NOBODY		0, NULL
+
 const struct route route_table[] = {
-	{ "GET",  "/healthz",	 health_get, ROLE_PUBLIC, NULL, 0, NULL },
-	{ "POST", "/csp-report", csp_report, ROLE_PUBLIC, NULL, 16384,
-	    "application/csp-report" },
+	{ "GET",    "/healthz", health_get, ACT_PUBLIC, NULL, NOBODY, 0 },
+	{ "POST",   "/csp-report", csp_report, ACT_PUBLIC, NULL, SMALL_BODY,
+	    "application/csp-report", R_NOAUTH },
+
+	/* The session: log in, who am I, log out. */
+	{ "POST",   "/api/v1/session", account_login, ACT_PUBLIC, p_login,
+	    JSONB(SMALL_BODY), R_NOAUTH | R_SECRET },
+	{ "GET",    "/api/v1/session", account_whoami, ACT_SELF, NULL, NOBODY, 0 },
+	{ "DELETE", "/api/v1/session", account_logout, ACT_ACCOUNT, NULL,
+	    NOBODY, 0 },
+
+	/* One's own account. */
+	{ "POST",   "/api/v1/account/password", account_password, ACT_ACCOUNT,
+	    p_password, JSONB(SMALL_BODY), R_SECRET },
+	{ "GET",    "/api/v1/account/tokens", account_tokens_list, ACT_ACCOUNT,
+	    NULL, NOBODY, 0 },
+	{ "POST",   "/api/v1/account/tokens", account_tokens_create,
+	    ACT_ACCOUNT, p_token_new, JSONB(SMALL_BODY), 0 },
+	{ "DELETE", "/api/v1/account/tokens/{id}", account_tokens_revoke,
+	    ACT_ACCOUNT, p_id, NOBODY, 0 },
+
+	/* Links received by mail. */
+	{ "POST",   "/api/v1/password-reset", account_reset_request, ACT_PUBLIC,
+	    p_email, JSONB(SMALL_BODY), R_NOAUTH },
+	{ "POST",   "/api/v1/password-reset/confirm", account_reset_confirm,
+	    ACT_PUBLIC, p_redeem, JSONB(SMALL_BODY), R_NOAUTH | R_SECRET },
+	{ "POST",   "/api/v1/invitations/inspect", account_invitation_inspect,
+	    ACT_PUBLIC, p_token, JSONB(SMALL_BODY), R_NOAUTH | R_SECRET },
+	{ "POST",   "/api/v1/invitations/accept", account_invitation_accept,
+	    ACT_PUBLIC, p_redeem, JSONB(SMALL_BODY), R_NOAUTH | R_SECRET },
+
+	/* Organisations and their members. */
+	{ "GET",    "/api/v1/organisation-kinds", org_kinds, ACT_PUBLIC, NULL,
+	    NOBODY, 0 },
+	{ "GET",    "/api/v1/organisations", org_list, ACT_ADMIN, NULL, NOBODY, 0 },
+	{ "POST",   "/api/v1/organisations", org_create, ACT_ADMIN, p_org_new,
+	    JSONB(262144), 0 },
+	{ "GET",    "/api/v1/organisations/{id}", org_get, ACT_MEMBERS, p_id,
+	    NOBODY, 0 },
+	{ "PATCH",  "/api/v1/organisations/{id}", org_update, ACT_ADMIN,
+	    p_org_update, JSONB(262144), 0 },
+	{ "GET",    "/api/v1/organisations/{id}/members", org_members,
+	    ACT_MEMBERS, p_id, NOBODY, 0 },
+	{ "GET",    "/api/v1/organisations/{id}/events", org_events, ACT_MEMBERS,
+	    p_id, NOBODY, 0 },
+	{ "POST",   "/api/v1/organisations/{id}/invitations", org_invite,
+	    ACT_MEMBERS, p_invite, JSONB(262144), 0 },
+	{ "POST",   "/api/v1/organisations/{id}/service-accounts",
+	    org_service_account, ACT_ADMIN, p_invite, JSONB(SMALL_BODY), 0 },
+	{ "PATCH",  "/api/v1/users/{id}", org_user_update, ACT_MEMBERS,
+	    p_user_update, JSONB(262144), 0 },
+	{ "POST",   "/api/v1/users/{id}/tokens", org_user_token, ACT_ADMIN,
+	    p_user_token, JSONB(SMALL_BODY), 0 },
 };
 
 const size_t route_count = sizeof(route_table) / sizeof(route_table[0]);

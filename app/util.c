@@ -274,3 +274,38 @@ utf8_valid(const char *s, size_t n)
 	}
 	return 1;
 }
+
+int
+pgarray_parse(const char *lit, char ***out, size_t *n)
+{
+	const char	*p, *e;
+
+	*out = NULL;
+	*n = 0;
+	if (lit == NULL || *lit == '\0')
+		return 0;
+	if (lit[0] != '{' || lit[strlen(lit) - 1] != '}' || strchr(lit, '"'))
+		return -1;
+	for (p = lit + 1; *p != '}'; p = *e == ',' ? e + 1 : e) {
+		e = p + strcspn(p, ",}");
+		if (e == p) {
+			pgarray_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return -1;
+		}
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[(*n)++] = xstrndup(p, e - p);
+	}
+	return 0;
+}
+
+void
+pgarray_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

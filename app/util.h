@@ -52,6 +52,14 @@ void	 hex_encode(char *out, const unsigned char *in, size_t n);
 
 
 
+/*
+ * Parses a PostgreSQL one-dimensional text array literal of plain words
+ * ("{}", "{31,34}", "{read,submit}") into a new vector; NULL or "" give an
+ * empty one. Quoted elements are refused (-1): callers only store words.
+ */
+int	 pgarray_parse(const char *lit, char ***out, size_t *n);
+void	 pgarray_free(char **v, size_t n);
+
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 int	 utf8_valid(const char *s, size_t n);
 #endif
