@@ -24,11 +24,11 @@ static const struct param_spec p_item[] = {
 };
 
 static const struct route table[] = {
-	{ "GET",  "/healthz", h_health, ROLE_PUBLIC, NULL, 0, NULL },
-	{ "GET",  "/api/v1/submissions", h_list, ROLE_CONTRIBUTOR, p_list, 0, NULL },
-	{ "POST", "/api/v1/submissions", h_create, ROLE_CONTRIBUTOR, NULL, 1000,
+	{ "GET",  "/healthz", h_health, ACT_PUBLIC, NULL, 0, NULL },
+	{ "GET",  "/api/v1/submissions", h_list, ACT_SUBMIT, p_list, 0, NULL },
+	{ "POST", "/api/v1/submissions", h_create, ACT_SUBMIT, NULL, 1000,
 	    BODY_JSON },
-	{ "GET",  "/api/v1/submissions/{id}", h_item, ROLE_CONTRIBUTOR, p_item,
+	{ "GET",  "/api/v1/submissions/{id}", h_item, ACT_SUBMIT, p_item,
 	    0, NULL },
 };
 #define N (sizeof(table) / sizeof(table[0]))
@@ -142,13 +142,13 @@ static void
 table_check_finds_undeclared_path_parameter(void **state)
 {
 	static const struct route bad[] = {
-		{ "GET", "/api/v1/orgs/{org}", h_item, ROLE_PUBLIC, NULL, 0, NULL },
+		{ "GET", "/api/v1/orgs/{org}", h_item, ACT_PUBLIC, NULL, 0, NULL },
 	};
 	static const struct route bad2[] = {
-		{ "GET", "/api/v1/orgs/", h_item, ROLE_PUBLIC, NULL, 0, NULL },
+		{ "GET", "/api/v1/orgs/", h_item, ACT_PUBLIC, NULL, 0, NULL },
 	};
 	static const struct route bad3[] = {
-		{ "POST", "/x", h_item, ROLE_PUBLIC, NULL, 10, NULL },
+		{ "POST", "/x", h_item, ACT_PUBLIC, NULL, 10, NULL },
 	};
 	char err[256];
 

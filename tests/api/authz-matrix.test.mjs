@@ -1,0 +1,136 @@
+// The authorisation matrix: every route of the route table (read from
+// `guichet routes`) × every role × inside or outside the account's
+// organisation, against the status expected. A route missing from the
+// expectations below fails the test, so no new route can escape the matrix.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, runGuichet } from './harness.mjs';
+import { Client, FAST_ARGON2, addUser, fixture } from './accounts.mjs';
+
+const ROLES = ['anon', 'contributor', 'reviewer', 'org_admin', 'admin'];
+let n = 0;
+const uniq = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
+
+// For each route: the status per role (a number, or {inside, outside} for
+// routes naming an organisation, a member or a token), the path parameter
+// per place, and a body that passes validation.
+const E = {
+  'GET /healthz': { expect: 200 },
+  'POST /csp-report': { expect: 204, type: 'application/csp-report', body: () => ({ 'csp-report': { 'violated-directive': 'img-src' } }) },
+  'POST /api/v1/session': { expect: 401, body: () => ({ email: 'personne@nulle-part.test', password: 'wrong-password' }) },
+  'GET /api/v1/session': { expect: { anon: 401, else: 200 } },
+  'DELETE /api/v1/session': { expect: { anon: 401, else: 204 }, fresh: true },
+  'POST /api/v1/account/password': {
+    // Passing authorisation means reaching the password check: 400, not 401/403.
+    expect: { anon: 401, else: 400 }, body: () => ({ current_password: 'not-the-password', new_password: 'Another-long-password' }),
+  },
+  'GET /api/v1/account/tokens': { expect: { anon: 401, else: 200 } },
+  'POST /api/v1/account/tokens': { expect: { anon: 401, else: 201 }, body: () => ({ name: `m${uniq()}`, scopes: ['read'] }) },
+  'DELETE /api/v1/account/tokens/{id}': {
+    id: (ctx, role, place) => (place === 'inside' ? ctx.newToken(role) : ctx.tokenOfOther),
+    expect: { anon: 401, else: { inside: 204, outside: 404 } },
+  },
+  'POST /api/v1/password-reset': { expect: 202, body: () => ({ email: 'personne@nulle-part.test' }) },
+  'POST /api/v1/password-reset/confirm': { expect: 400, body: () => ({ token: 'x'.repeat(43), password: 'Another-long-password' }) },
+  'POST /api/v1/invitations/inspect': { expect: 400, body: () => ({ token: 'x'.repeat(43) }) },
+  'POST /api/v1/invitations/accept': { expect: 400, body: () => ({ token: 'x'.repeat(43), password: 'Another-long-password' }) },
+  'GET /api/v1/organisation-kinds': { expect: 200 },
+  'GET /api/v1/organisations': { expect: { anon: 401, admin: 200, else: 403 } },
+  'POST /api/v1/organisations': {
+    expect: { anon: 401, admin: 201, else: 403 }, body: () => ({ name: `Org ${uniq()}`, kind: 'association', communes: ['31555'] }),
+  },
+  'GET /api/v1/organisations/{id}': { id: 'org', expect: { anon: 401, org_admin: { inside: 200, outside: 403 }, admin: 200, else: 403 } },
+  'PATCH /api/v1/organisations/{id}': {
+    id: 'org', expect: { anon: 401, admin: 200, else: 403 }, body: () => ({ active: true }),
+  },
+  'GET /api/v1/organisations/{id}/members': { id: 'org', expect: { anon: 401, org_admin: { inside: 200, outside: 403 }, admin: 200, else: 403 } },
+  'GET /api/v1/organisations/{id}/events': { id: 'org', expect: { anon: 401, org_admin: { inside: 200, outside: 403 }, admin: 200, else: 403 } },
+  'POST /api/v1/organisations/{id}/invitations': {
+    id: 'org',
+    expect: { anon: 401, org_admin: { inside: 201, outside: 403 }, admin: 201, else: 403 },
+    body: () => ({ email: `i${uniq()}@matrice.test`, display_name: 'Invité', role: 'contributor' }),
+  },
+  'POST /api/v1/organisations/{id}/service-accounts': {
+    id: 'org',
+    expect: { anon: 401, admin: 201, else: 403 },
+    body: () => ({ email: `s${uniq()}@matrice.test`, display_name: 'Service', role: 'contributor' }),
+  },
+  'PATCH /api/v1/users/{id}': {
+    id: (ctx, role, place) => (place === 'inside' ? ctx.fx.users.contributor.id : ctx.fx.users.away_admin.id),
+    expect: { anon: 401, org_admin: { inside: 200, outside: 403 }, admin: 200, else: 403 },
+    body: () => ({ display_name: 'Agent' }),
+  },
+  'POST /api/v1/users/{id}/tokens': {
+    id: (ctx, role, place) => (place === 'inside' ? ctx.serviceHome : ctx.serviceAway),
+    expect: { anon: 401, admin: 201, else: 403 },
+    body: () => ({ name: `t${uniq()}`, scopes: ['read'] }),
+  },
+};
+
+function expected(spec, role, place) {
+  let e = spec.expect;
+  if (typeof e === 'object') e = role in e ? e[role] : e.else;
+  if (typeof e === 'object') e = e[place];
+  return e;
+}
+
+let srv;
+const ctx = {};
+
+before(async () => {
+  srv = await startServer({ env: { ...FAST_ARGON2 } });
+  ctx.fx = fixture(srv.db);
+  ctx.serviceHome = addUser(srv.db, { email: 'service@toulouse.test', org: ctx.fx.home, role: 'contributor', service: true }).id;
+  ctx.serviceAway = addUser(srv.db, { email: 'service@montpellier.test', org: ctx.fx.away, role: 'contributor', service: true }).id;
+  ctx.clients = { anon: new Client(srv.base) };
+  for (const role of ROLES.slice(1)) {
+    ctx.clients[role] = new Client(srv.base);
+    await ctx.clients[role].login(ctx.fx.users[role].email, ctx.fx.users[role].password);
+  }
+  const other = new Client(srv.base);
+  await other.login(ctx.fx.users.away_admin.email, ctx.fx.users.away_admin.password);
+  ctx.tokenOfOther = (await other.req('POST', '/api/v1/account/tokens', { name: 'autre', scopes: ['read'] })).json.id;
+  ctx.newToken = async (role) => (await ctx.clients[role].req('POST', '/api/v1/account/tokens', { name: `x${uniq()}`, scopes: ['read'] })).json.id;
+});
+
+after(async () => { await srv?.stop(); });
+
+const routes = JSON.parse(runGuichet(['routes']).stdout);
+
+test('the route table is listed and every route has expectations', () => {
+  assert.ok(routes.length > 10);
+  const missing = routes.map((r) => `${r.method} ${r.path}`).filter((k) => !(k in E));
+  assert.deepEqual(missing, [], 'routes without authorisation expectations');
+  const stale = Object.keys(E).filter((k) => !routes.some((r) => `${r.method} ${r.path}` === k));
+  assert.deepEqual(stale, [], 'expectations for routes that no longer exist');
+});
+
+for (const route of routes) {
+  const key = `${route.method} ${route.path}`;
+  const spec = E[key];
+  if (!spec) continue;
+  describe(key, () => {
+    const places = route.path.includes('{id}') ? ['inside', 'outside'] : ['-'];
+    for (const role of ROLES) {
+      for (const place of places) {
+        test(`${role}${place === '-' ? '' : ` ${place}`} → ${expected(spec, role, place)}`, async () => {
+          let c = ctx.clients[role];
+          if (spec.fresh && role !== 'anon') {
+            c = new Client(srv.base);
+            await c.login(ctx.fx.users[role].email, ctx.fx.users[role].password);
+          }
+          let path = route.path;
+          if (path.includes('{id}')) {
+            let id;
+            if (spec.id === 'org') id = place === 'inside' ? ctx.fx.home : ctx.fx.away;
+            else id = await spec.id(ctx, role === 'anon' ? 'contributor' : role, place);
+            path = path.replace('{id}', String(id));
+          }
+          const body = spec.body ? spec.body() : undefined;
+          const r = await c.req(route.method, path, body, spec.type ? { headers: { 'Content-Type': spec.type } } : {});
+          assert.equal(r.status, expected(spec, role, place), `${route.method} ${path} as ${role}: ${r.text}`);
+        });
+      }
+    }
+  });
+}
