@@ -12,7 +12,10 @@ SHELL := /bin/bash
 DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
              libsodium-dev libgeos-dev libpq-dev postgresql-15 \
              postgresql-15-postgis-3
-DEB_TEST  := libcmocka-dev nodejs
+DEB_TEST  := libcmocka-dev chromium
+# Commands that may come from elsewhere than Debian (a NodeSource nodejs
+# bundles npm): installed from Debian only when missing.
+CMD_PKGS  := node:nodejs npm:npm
 DEB_BENCH := wrk nginx-light curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
@@ -71,15 +74,18 @@ AS_PG :=
 endif
 DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_NAME)
 
-.PHONY: all deps build run test unit api api-asan asan migrate check-config \
+.PHONY: all deps build run test unit api api-asan browser asan migrate check-config \
+        npm-deps \
         db-start db-stop db-restart stop clean-db psql clean bench
 
 all: build
 
 deps:
-	@missing=$$(for p in $(DEB_ALL) $(EXTRA_DEBS); do \
+	@missing=$$({ for p in $(DEB_ALL) $(EXTRA_DEBS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
-	done | tr '\n' ' '); \
+	done; for cp in $(CMD_PKGS); do \
+	  command -v $${cp%%:*} >/dev/null || echo $${cp#*:}; \
+	done; } | tr '\n' ' '); \
 	if [ -n "$${missing// /}" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing: $$missing"; \
@@ -162,17 +168,19 @@ check-config: build
 	@$(BIN) check-config
 
 run: build db-start migrate
+	@$(DB_ENV) $(BIN) demo
 	@$(DB_ENV) exec $(BIN) serve
 
 # --- Tests --------------------------------------------------------------------
 # Every suite runs even when an earlier one failed; the exit status is non-zero
 # if any did. The API suite runs twice: on the normal build and on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
-test: build asan migrate
+test: build asan migrate npm-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
 	$(MAKE) --no-print-directory api || rc=1; \
+	$(MAKE) --no-print-directory browser || rc=1; \
 	$(MAKE) --no-print-directory api-asan || rc=1; \
 	exit $$rc
 
@@ -188,6 +196,17 @@ api: $(BIN)
 api-asan: $(ASAN_BIN)
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(ASAN_BIN) TEST_SANITIZED=1 \
 	  node --test --test-concurrency=1 $(API_FILES)
+
+# Front-end and test packages from npm, as pinned by package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+npm-deps: deps node_modules/.package-lock.json
+
+BROWSER_FILES ?= tests/browser/*.test.mjs
+
+browser: $(BIN) npm-deps
+	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) CHROMIUM=/usr/bin/chromium \
+	  node --test --test-concurrency=1 $(BROWSER_FILES)
 
 bench: migrate
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_BENCH)"

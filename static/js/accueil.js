@@ -1,21 +1,62 @@
-// Home page: shows whether the server reaches its database (GET /healthz).
-const etat = document.getElementById('etat');
+// Home page: the login form for visitors, the shortcuts of the signed-in
+// member's role, and whether the server reaches its database.
+import { api, rememberCsrf } from './api.js';
+import { el, clear, showError, ROLE_LABELS, territoryText } from './dom.js';
+import { startPage, roleAtLeast, renderNav } from './layout.js';
 
-async function verifier() {
+async function etat() {
+  const p = document.getElementById('etat');
   try {
     const rep = await fetch('/healthz', { headers: { Accept: 'application/json' } });
     const corps = await rep.json();
-    if (rep.ok) {
-      etat.textContent = `En service — PostGIS ${corps.postgis}`;
-      etat.className = 'ok';
-    } else {
-      etat.textContent = `Indisponible : ${corps.reason ?? 'raison inconnue'}`;
-      etat.className = 'ko';
-    }
+    p.textContent = rep.ok ? `En service — PostGIS ${corps.postgis}` : `Indisponible : ${corps.reason ?? 'raison inconnue'}`;
+    p.className = rep.ok ? 'ok' : 'ko';
   } catch {
-    etat.textContent = 'Serveur injoignable.';
-    etat.className = 'ko';
+    p.textContent = 'Serveur injoignable.';
+    p.className = 'ko';
   }
 }
 
-verifier();
+function espace(session) {
+  document.getElementById('connexion').hidden = true;
+  document.getElementById('espace').hidden = false;
+  const u = session.user;
+  document.getElementById('bienvenue').textContent =
+    `Bonjour ${u.display_name} (${ROLE_LABELS[u.role]}, ${u.organisation.name}) — territoire : ${territoryText(u.territory)}.`;
+  const cartes = [
+    { href: '/compte.html', titre: 'Mon compte', texte: 'Mot de passe et jetons d’API.' },
+  ];
+  if (roleAtLeast(session, 'org_admin')) {
+    cartes.push({ href: `/organisation.html?id=${u.organisation.id}`, titre: 'Mon organisation',
+      texte: 'Membres, rôles, territoires et invitations.' });
+  }
+  if (roleAtLeast(session, 'admin')) {
+    cartes.push({ href: '/admin.html', titre: 'Administration', texte: 'Organisations membres de la plateforme.' });
+  }
+  const ul = clear(document.getElementById('raccourcis'));
+  for (const c of cartes) ul.append(el('li', {}, el('a', { href: c.href }, el('strong', { text: c.titre }), el('span', { text: c.texte }))));
+}
+
+function connexion() {
+  document.getElementById('connexion').hidden = false;
+  const form = document.getElementById('form-connexion');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    try {
+      const session = await api('POST', '/api/v1/session', { email: data.email, password: data.password });
+      rememberCsrf(session.csrf_token);
+      form.reset();
+      showError(form, null);
+      renderNav(session);
+      espace(session);
+    } catch (e) {
+      showError(form, e);
+    }
+  });
+}
+
+const session = await startPage();
+if (session) espace(session);
+else connexion();
+etat();

@@ -1,0 +1,51 @@
+// api.js — the one way pages talk to the server: JSON in and out, the CSRF
+// header on every state-changing request, and errors as Error objects that
+// carry the server's {status, code, message, field}.
+
+let csrf = null;
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `Erreur ${status}`);
+    this.status = status;
+    this.code = body?.error?.code ?? 'http_error';
+    this.field = body?.error?.field ?? null;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
+  const rep = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  if (rep.status === 204) return null;
+  const data = await rep.json().catch(() => null);
+  if (!rep.ok) throw new ApiError(rep.status, data);
+  return data;
+}
+
+// The signed-in identity, or null. Keeps its CSRF token for later calls.
+export async function currentSession() {
+  try {
+    const s = await api('GET', '/api/v1/session');
+    csrf = s.csrf_token ?? null;
+    return s;
+  } catch (e) {
+    if (e.status === 401) return null;
+    throw e;
+  }
+}
+
+export function rememberCsrf(token) {
+  csrf = token;
+}
+
+export async function logout() {
+  await api('DELETE', '/api/v1/session');
+  csrf = null;
+}

@@ -1,0 +1,159 @@
+// In a real browser: each demo role logs in and sees only what it may;
+// the pages refuse what a role may not open; an org admin invites a member;
+// field errors show beside their field; pages fit a 360 px wide phone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, psql } from '../api/harness.mjs';
+import { FAST_ARGON2, fixture } from '../api/accounts.mjs';
+import { launch, login, navLinks } from './browser.mjs';
+
+let srv;
+let fx;
+let browser;
+const errors = [];
+
+before(async () => {
+  srv = await startServer({ env: { ...FAST_ARGON2 } });
+  fx = fixture(srv.db);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function page(viewport = { width: 1024, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const p = await context.newPage();
+  // A CSP violation or a script error on any page fails the file.
+  p.on('pageerror', (e) => errors.push(`${p.url()}: ${e.message}`));
+  // Answers the pages expect (401 for a visitor's session probe, 4xx shown
+  // as form errors) are logged by Chromium as failed loads: not errors here.
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+      errors.push(`${p.url()}: ${m.text()}`);
+    }
+  });
+  p.on('response', (r) => { if (r.status() === 404) errors.push(`404 for ${r.url()}`); });
+  return p;
+}
+
+const EXPECTED_NAV = {
+  contributor: ['Accueil', 'Mon compte'],
+  reviewer: ['Accueil', 'Mon compte'],
+  org_admin: ['Accueil', 'Mon compte', 'Mon organisation'],
+  admin: ['Accueil', 'Mon compte', 'Mon organisation', 'Administration'],
+};
+
+for (const role of Object.keys(EXPECTED_NAV)) {
+  test(`${role} logs in and sees only its pages`, async () => {
+    const p = await page();
+    const u = fx.users[role];
+    await login(p, srv.base, u.email, u.password);
+    assert.deepEqual(await navLinks(p), EXPECTED_NAV[role]);
+    const hello = await p.locator('#bienvenue').textContent();
+    assert.ok(hello.includes(u.email) || hello.includes(u.name), hello);
+    const cards = await p.locator('#raccourcis strong').allTextContents();
+    assert.deepEqual(cards, EXPECTED_NAV[role].slice(1));
+    // Pages above the role are refused, whatever the address typed.
+    await p.goto(`${srv.base}/admin.html`);
+    if (role === 'admin') {
+      await p.locator('#orgs tbody tr').first().waitFor();
+      assert.ok((await p.locator('#orgs tbody tr').count()) >= 3);
+    } else {
+      await p.getByRole('heading', { name: 'Accès refusé' }).waitFor();
+    }
+    await p.goto(`${srv.base}/organisation.html?id=${fx.home}`);
+    if (role === 'org_admin' || role === 'admin') {
+      await p.locator('#membres tbody tr').first().waitFor();
+      const emails = await p.locator('#membres tbody tr td:nth-child(2)').allTextContents();
+      assert.ok(emails.includes(fx.users.contributor.email));
+    } else {
+      await p.getByRole('heading', { name: 'Accès refusé' }).waitFor();
+    }
+    await p.context().close();
+  });
+}
+
+test('an org admin cannot open another organisation’s page', async () => {
+  const p = await page();
+  await login(p, srv.base, fx.users.org_admin.email, fx.users.org_admin.password);
+  await p.goto(`${srv.base}/organisation.html?id=${fx.away}`);
+  await p.getByRole('heading', { name: 'Accès refusé' }).waitFor();
+  await p.context().close();
+});
+
+test('a visitor is asked to log in on account pages, and a bad login says so', async () => {
+  const p = await page();
+  await p.goto(`${srv.base}/compte.html`);
+  await p.getByRole('heading', { name: 'Connexion requise' }).waitFor();
+  await p.goto(`${srv.base}/`);
+  await p.getByLabel('Adresse électronique').fill(fx.users.reviewer.email);
+  await p.getByLabel('Mot de passe').fill('not-the-password');
+  await p.getByRole('button', { name: 'Se connecter' }).click();
+  await p.locator('#form-connexion .message.ko').waitFor();
+  assert.match(await p.locator('#form-connexion .message').textContent(), /incorrect/);
+  await p.context().close();
+});
+
+test('an org admin invites a member from its organisation page', async () => {
+  const p = await page();
+  await login(p, srv.base, fx.users.org_admin.email, fx.users.org_admin.password);
+  await p.getByRole('link', { name: 'Mon organisation' }).first().click();
+  await p.locator('#membres tbody tr').first().waitFor();
+  await p.getByLabel('Adresse électronique').fill('invite.navigateur@toulouse.test');
+  await p.getByLabel('Nom affiché').fill('Invité du navigateur');
+  await p.locator('#i-role').selectOption('reviewer');
+  await p.getByRole('button', { name: "Envoyer l'invitation" }).click();
+  await p.locator('#form-invitation .message.ok').waitFor();
+  await p.locator('tr[data-email="invite.navigateur@toulouse.test"]').waitFor();
+  assert.equal(psql(srv.db, "SELECT role FROM users WHERE email = 'invite.navigateur@toulouse.test'"), 'reviewer');
+  // A role above its own is not even offered.
+  assert.deepEqual(await p.locator('#i-role option').evaluateAll((os) => os.map((o) => o.value)),
+    ['contributor', 'reviewer', 'org_admin']);
+  await p.context().close();
+});
+
+test('a field error shows beside its field (password change)', async () => {
+  const p = await page();
+  await login(p, srv.base, fx.users.contributor.email, fx.users.contributor.password);
+  await p.goto(`${srv.base}/compte.html`);
+  await p.getByLabel('Mot de passe actuel').fill('wrong-password-here');
+  await p.getByLabel('Nouveau mot de passe (12 caractères au moins)').fill('A-new-long-password');
+  await p.getByRole('button', { name: 'Changer le mot de passe' }).click();
+  await p.locator('#current_password-erreur').waitFor();
+  assert.equal(await p.locator('#current_password').getAttribute('aria-invalid'), 'true');
+  await p.context().close();
+});
+
+test('a member creates an API token, shown once, then revokes it', async () => {
+  const p = await page();
+  await login(p, srv.base, fx.users.reviewer.email, fx.users.reviewer.password);
+  await p.goto(`${srv.base}/compte.html`);
+  await p.getByLabel('Nom du jeton').fill('Mon SIG');
+  await p.getByRole('button', { name: 'Créer le jeton' }).click();
+  const token = await p.locator('#nouveau-jeton code').textContent();
+  assert.match(token, /^gch_/);
+  await p.locator('#jetons tbody tr', { hasText: 'Mon SIG' }).waitFor();
+  await p.getByRole('button', { name: 'Révoquer le jeton Mon SIG' }).click();
+  await p.locator('#jetons tbody tr', { hasText: 'Mon SIG' }).waitFor({ state: 'detached' });
+  await p.context().close();
+});
+
+test('pages fit a 360 px wide phone', async () => {
+  const p = await page({ width: 360, height: 740 });
+  await login(p, srv.base, fx.users.admin.email, fx.users.admin.password);
+  for (const path of ['/', '/compte.html', `/organisation.html?id=${fx.home}`, '/admin.html', '/mot-de-passe.html']) {
+    await p.goto(srv.base + path);
+    await p.locator('main h1').waitFor();
+    await p.waitForLoadState('networkidle');
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${path} overflows by ${overflow}px at 360 px`);
+  }
+  await p.context().close();
+});
+
+test('no page raised a script error or a CSP violation', () => {
+  assert.deepEqual(errors, []);
+});
