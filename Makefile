@@ -169,7 +169,7 @@ check-config: build
 
 run: build db-start migrate
 	@$(DB_ENV) $(BIN) demo
-	@$(DB_ENV) exec $(BIN) serve
+	@$(DB_ENV) GUICHET_MAIL_LOG=yes exec $(BIN) serve
 
 # --- Tests --------------------------------------------------------------------
 # Every suite runs even when an earlier one failed; the exit status is non-zero

@@ -24,16 +24,6 @@
 #include "throttle.h"
 #include "util.h"
 
-static void
-lower_ascii(char *out, size_t outlen, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (char)tolower((unsigned char)s[i]);
-	out[i] = '\0';
-}
-
 static json_t *
 str_array(char *const *v, size_t n)
 {
@@ -121,6 +111,25 @@ reply_session(struct req *r, struct login *l)
 	identity_free(who);
 }
 
+/* Answers 429 with the wait, when throttle_enter said so; returns 1 then. */
+static int
+throttled(struct req *r, int wait, const struct db_err *e)
+{
+	char	retry[16];
+
+	if (wait < 0) {
+		db_reply_error(r, e);
+		return 1;
+	}
+	if (wait == 0)
+		return 0;
+	snprintf(retry, sizeof(retry), "%d", wait);
+	http_reply_error(r, 429, "too_many_attempts", "Trop de tentatives : "
+	    "réessayez plus tard.", NULL);
+	MHD_add_response_header(r->resp, "Retry-After", retry);
+	return 1;
+}
+
 void
 account_login(struct req *r)
 {
@@ -130,21 +139,11 @@ account_login(struct req *r)
 	struct login	 l = { 0 };
 	struct db_err	 e;
 	PGresult	*res;
-	char		 account[256], retry[16], hashbuf[crypto_pwhash_STRBYTES];
-	int		 wait, ok, rehash, known;
+	char		 hashbuf[crypto_pwhash_STRBYTES];
+	int		 ok, rehash, known;
 
-	lower_ascii(account, sizeof(account), email);
-	if ((wait = throttle_wait(&e, account, r->addr)) < 0) {
-		db_reply_error(r, &e);
+	if (throttled(r, throttle_enter(&e, email, r->addr), &e))
 		return;
-	}
-	if (wait > 0) {
-		snprintf(retry, sizeof(retry), "%d", wait);
-		http_reply_error(r, 429, "too_many_attempts", "Trop de tentatives "
-		    "de connexion : réessayez plus tard.", NULL);
-		MHD_add_response_header(r->resp, "Retry-After", retry);
-		return;
-	}
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT u.id, u.password_hash, "
 	    "u.organisation_id FROM users u "
 	    "JOIN organisations o ON o.id = u.organisation_id "
@@ -163,10 +162,9 @@ account_login(struct req *r)
 	}
 	PQclear(res);
 	if (!ok) {
-		throttle_failure(account, r->addr);
 		event_account(NULL, &e, "login_failed", 0, l.user_id, l.org_id,
 		    r->addr, l.user_id ? NULL : json_pack("{s:s}", "email",
-		    account));
+		    email));
 		http_reply_error(r, 401, "invalid_credentials", "Adresse "
 		    "électronique ou mot de passe incorrect.", NULL);
 		return;
@@ -178,7 +176,7 @@ account_login(struct req *r)
 		db_reply_error(r, &e);
 		goto out;
 	}
-	throttle_success(account);
+	throttle_success(email, r->addr);
 	reply_session(r, &l);
 out:
 	sodium_memzero(&l, sizeof(l));
@@ -234,9 +232,12 @@ password_tx(PGconn *c, void *arg, struct db_err *e)
 	if (db_run(c, e, "UPDATE users SET password_hash = $2 WHERE id = $1",
 	    2, v))
 		return -1;
-	/* Every other session of the account ends: they may be the thief's. */
+	/* Every other session of the account ends: they may be the thief's;
+	 * and reset links sent before no longer work. */
 	if (db_run(c, e, "UPDATE sessions SET revoked_at = now() WHERE "
-	    "user_id = $1 AND token_hash <> $2 AND revoked_at IS NULL", 2, s))
+	    "user_id = $1 AND token_hash <> $2 AND revoked_at IS NULL", 2, s) ||
+	    db_run(c, e, "UPDATE one_time_tokens SET used_at = now() WHERE "
+	    "user_id = $1 AND used_at IS NULL", 1, v))
 		return -1;
 	return event_account(c, e, "password_changed", p->who->user_id,
 	    p->who->user_id, p->who->org_id, p->addr, NULL);
@@ -254,6 +255,8 @@ account_password(struct req *r)
 	PGresult	*res;
 	int		 ok, rehash;
 
+	if (throttled(r, throttle_enter(&e, r->who->email, r->addr), &e))
+		return;
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT password_hash FROM users "
 	    "WHERE id = $1", 1, v);
@@ -265,10 +268,13 @@ account_password(struct req *r)
 	    PQgetvalue(res, 0, 0) : NULL, cur, &rehash);
 	PQclear(res);
 	if (!ok) {
+		event_account(NULL, &e, "password_change_failed", r->who->user_id,
+		    r->who->user_id, r->who->org_id, r->addr, NULL);
 		http_reply_error(r, 400, "wrong_password", "Le mot de passe "
 		    "actuel est incorrect.", "current_password");
 		return;
 	}
+	throttle_success(r->who->email, r->addr);
 	if ((why = pw_policy(new, r->who->email)) != NULL) {
 		http_reply_error(r, 400, "weak_password", why, "new_password");
 		return;
@@ -533,8 +539,10 @@ redeem_tx(PGconn *c, void *arg, struct db_err *e)
 	auth_token_hash(d->token, hash);
 	res = db_exec(c, e, "SELECT t.user_id, u.email, u.organisation_id "
 	    "FROM one_time_tokens t JOIN users u ON u.id = t.user_id "
+	    "JOIN organisations o ON o.id = u.organisation_id "
 	    "WHERE t.token_hash = $1 AND t.kind = $2 AND t.used_at IS NULL "
-	    "AND t.expires_at > now() AND u.active FOR UPDATE OF t", 2, v);
+	    "AND t.expires_at > now() AND u.active AND o.active "
+	    "FOR UPDATE OF t", 2, v);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
@@ -557,12 +565,17 @@ redeem_tx(PGconn *c, void *arg, struct db_err *e)
 	}
 	u[0] = PQgetvalue(res, 0, 0);
 	u[1] = pwhash;
+	/* This link and every other pending one of the account are spent. */
 	if (db_run(c, e, "UPDATE one_time_tokens SET used_at = now() "
-	    "WHERE token_hash = $1", 1, v) ||
+	    "WHERE user_id = $1 AND used_at IS NULL", 1, u) ||
 	    db_run(c, e, "UPDATE users SET password_hash = $2 WHERE id = $1",
 	    2, u) ||
 	    db_run(c, e, "UPDATE sessions SET revoked_at = now() WHERE "
 	    "user_id = $1 AND revoked_at IS NULL", 1, u) ||
+	    /* A reset is how an account is taken back: tokens go too. */
+	    (strcmp(d->kind, "reset") == 0 && db_run(c, e, "UPDATE api_tokens "
+	    "SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+	    1, u)) ||
 	    event_account(c, e, strcmp(d->kind, "reset") == 0 ?
 	    "password_reset" : "invitation_accepted", d->user_id, d->user_id,
 	    d->org_id, d->addr, NULL))
@@ -634,7 +647,8 @@ account_invitation_inspect(struct req *r)
 	    "o.name, u.role FROM one_time_tokens t JOIN users u ON u.id = t.user_id "
 	    "JOIN organisations o ON o.id = u.organisation_id "
 	    "WHERE t.token_hash = $1 AND t.kind = 'invitation' "
-	    "AND t.used_at IS NULL AND t.expires_at > now() AND u.active", 1, v);
+	    "AND t.used_at IS NULL AND t.expires_at > now() AND u.active "
+	    "AND o.active", 1, v);
 	if (res == NULL) {
 		db_reply_error(r, &e);
 		return;

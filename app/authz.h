@@ -50,9 +50,10 @@ struct identity {
 	int64_t		 token_id;
 	char		 session_hash[65];
 	char		 csrf[64];
+	/* Sized for the longest values the schema allows, in UTF-8. */
 	char		 email[256];
-	char		 name[128];
-	char		 org_name[208];
+	char		 name[4 * 120 + 1];
+	char		 org_name[4 * 200 + 1];
 	char		 org_kind[40];
 	struct territory terr;		/* where this identity acts */
 };

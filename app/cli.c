@@ -253,8 +253,9 @@ cli_user(int argc, char **argv)
 	PGconn		*c;
 	char		*pw = NULL, *d, *m, hash[crypto_pwhash_STRBYTES];
 	const char	*v[2], *why;
+	struct db_err	 e;
 	PGresult	*res;
-	int64_t		 id;
+	int64_t		 id, oid;
 
 	if (argc == 3 && strcmp(argv[1], "passwd") == 0) {
 		pw = read_secret();
@@ -266,17 +267,32 @@ cli_user(int argc, char **argv)
 		c = connect_or_die();
 		v[0] = argv[2];
 		v[1] = hash;
+		/* A recovery: the new password, and nothing opened before it
+		 * (sessions, API tokens, pending links) survives. */
+		run_or_die(c, "user", "BEGIN", 0, NULL, NULL);
 		run_or_die(c, "user", "UPDATE users SET password_hash = $2 "
-		    "WHERE lower(email) = lower($1) AND NOT is_service", 2, v, &res);
-		if (atoi(PQcmdTuples(res)) != 1)
+		    "WHERE lower(email) = lower($1) AND NOT is_service "
+		    "RETURNING id, organisation_id", 2, v, &res);
+		if (PQntuples(res) != 1)
 			fatal("no account \"%s\"", argv[2]);
-		PQclear(res);
+		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		oid = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		v[0] = PQgetvalue(res, 0, 0);
 		run_or_die(c, "sessions", "UPDATE sessions SET revoked_at = now() "
-		    "WHERE user_id = (SELECT id FROM users WHERE lower(email) = "
-		    "lower($1)) AND revoked_at IS NULL", 1, v, NULL);
+		    "WHERE user_id = $1 AND revoked_at IS NULL", 1, v, NULL);
+		run_or_die(c, "tokens", "UPDATE api_tokens SET revoked_at = now() "
+		    "WHERE user_id = $1 AND revoked_at IS NULL", 1, v, NULL);
+		run_or_die(c, "links", "UPDATE one_time_tokens SET used_at = now() "
+		    "WHERE user_id = $1 AND used_at IS NULL", 1, v, NULL);
+		if (event_account(c, &e, "password_reset", 0, id, oid, NULL,
+		    json_pack("{s:s}", "by", "command line")))
+			fatal("cannot record the event: %s", PQerrorMessage(c));
+		run_or_die(c, "user", "COMMIT", 0, NULL, NULL);
+		PQclear(res);
 		PQfinish(c);
 		sodium_memzero(hash, sizeof(hash));
-		printf("password changed for %s; its sessions are closed\n",
+		printf("password changed for %s; its sessions and tokens are "
+		    "closed\n",
 		    argv[2]);
 		return 0;
 	}

@@ -19,7 +19,7 @@
 
 struct conf conf;
 
-enum ctype { C_STR, C_INT, C_BOOL, C_ENUM, C_ADDR, C_URL };
+enum ctype { C_STR, C_INT, C_BOOL, C_ENUM, C_ADDR, C_URL, C_ADDRS };
 enum csource { SRC_DEFAULT, SRC_FILE, SRC_ENV };
 
 struct key {
@@ -52,6 +52,7 @@ static const struct key keys[] = {
 	{ "log_level",		  C_ENUM, O(log_level),		"info", 0, 0, log_levels },
 	{ "frame_ancestors",	  C_STR,  O(frame_ancestors),	"'none'", 0, 0, NULL },
 	{ "behind_tls",		  C_BOOL, O(behind_tls),	"no", 0, 0, NULL },
+	{ "trusted_proxies",	  C_ADDRS, O(trusted_proxies),	"", 0, 0, NULL },
 	{ "public_url",		  C_URL,  O(public_url),	"http://127.0.0.1:8080", 0, 0, NULL },
 	{ "session_idle_minutes", C_INT,  O(session_idle_minutes),	"120", 5, 10080, NULL },
 	{ "session_max_hours",	  C_INT,  O(session_max_hours),	"12", 1, 720, NULL },
@@ -59,7 +60,10 @@ static const struct key keys[] = {
 	{ "argon2_memlimit_kib",  C_INT,  O(argon2_memlimit_kib),	"65536", 8, 1048576, NULL },
 	{ "invitation_hours",	  C_INT,  O(invitation_hours),	"72", 1, 720, NULL },
 	{ "reset_minutes",	  C_INT,  O(reset_minutes),	"60", 5, 1440, NULL },
-	{ "mail_log",		  C_BOOL, O(mail_log),		"yes", 0, 0, NULL },
+	{ "mail_log",		  C_BOOL, O(mail_log),		"no", 0, 0, NULL },
+	{ "smtp_host",		  C_STR,  O(smtp_host),		"", 0, 0, NULL },
+	{ "smtp_port",		  C_INT,  O(smtp_port),		"25", 1, 65535, NULL },
+	{ "mail_from",		  C_STR,  O(mail_from),		"guichet@localhost", 0, 0, NULL },
 };
 #undef O
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -153,6 +157,33 @@ key_set(const struct key *k, const char *val, const char *where,
 			return -1;
 		}
 		break;
+	case C_ADDRS: {
+		/* Stored canonical (as inet_ntop writes them) for plain
+		 * string comparison with a peer's address. */
+		struct buf	 canon = { 0 };
+		char		*copy = xstrdup(val), *tok, *save, txt[64];
+		int		 af;
+
+		buf_append(&canon, "", 0);
+		for (tok = strtok_r(copy, " ,", &save); tok != NULL;
+		    tok = strtok_r(NULL, " ,", &save)) {
+			af = strchr(tok, ':') ? AF_INET6 : AF_INET;
+			if (inet_pton(af, tok, addr) != 1) {
+				snprintf(err, errlen, "%s: invalid value \"%s\" for "
+				    "%s: IPv4 or IPv6 addresses separated by spaces "
+				    "are expected", where, tok, k->name);
+				free(copy);
+				buf_free(&canon);
+				return -1;
+			}
+			inet_ntop(af, addr, txt, sizeof(txt));
+			buf_appendf(&canon, "%s%s", canon.len ? " " : "", txt);
+		}
+		free(copy);
+		free(*(char **)field);
+		*(char **)field = canon.data;
+		return 0;
+	}
 	case C_URL:
 		if ((strncmp(val, "http://", 7) != 0 &&
 		    strncmp(val, "https://", 8) != 0) || val[strlen(val) - 1] == '/' ||
@@ -169,6 +200,12 @@ key_set(const struct key *k, const char *val, const char *where,
 			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
 			    "a space-separated list of CSP sources is expected",
 			    where, shown, k->name);
+			return -1;
+		}
+		if (strcmp(k->name, "mail_from") == 0 &&
+		    (strchr(val, '@') == NULL || strpbrk(val, " <>\r\n\t") != NULL)) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "an e-mail address is expected", where, shown, k->name);
 			return -1;
 		}
 		if ((strcmp(k->name, "static_dir") == 0 ||

@@ -27,6 +27,7 @@ struct conf {
 	char	*log_level;
 	char	*frame_ancestors;
 	int	 behind_tls;
+	char	*trusted_proxies;	/* canonical addresses, space-separated */
 	char	*public_url;
 	long long session_idle_minutes;
 	long long session_max_hours;
@@ -35,6 +36,9 @@ struct conf {
 	long long invitation_hours;
 	long long reset_minutes;
 	int	 mail_log;
+	char	*smtp_host;
+	long long smtp_port;
+	char	*mail_from;
 };
 
 extern struct conf conf;

@@ -92,6 +92,14 @@ http_reply(struct req *r, unsigned status, struct MHD_Response *resp)
 	r->status = status;
 }
 
+/* Answers may hold secrets shown once (API tokens): wiped when sent. */
+static void
+wipe_free(void *p)
+{
+	sodium_memzero(p, strlen(p));
+	free(p);
+}
+
 void
 http_reply_json(struct req *r, unsigned status, json_t *body)
 {
@@ -103,7 +111,8 @@ http_reply_json(struct req *r, unsigned status, json_t *body)
 	if (s == NULL)
 		s = xstrdup("{}");
 	r->bytes = strlen(s);
-	resp = MHD_create_response_from_buffer(r->bytes, s, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer_with_free_callback(r->bytes, s,
+	    wipe_free);
 	MHD_add_response_header(resp, "Content-Type",
 	    "application/json; charset=utf-8");
 	http_common_headers(resp, 1);
@@ -257,10 +266,46 @@ log_text(struct buf *b, const char *s, int token)
 	}
 }
 
+/* Is the canonical address a one of conf.trusted_proxies? */
+static int
+trusted_proxy(const char *a)
+{
+	const char	*p = conf.trusted_proxies;
+	size_t		 n = strlen(a);
+
+	while ((p = strstr(p, a)) != NULL) {
+		if ((p == conf.trusted_proxies || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ' '))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
+/*
+ * The client's address. Behind a trusted reverse proxy it is the right-most
+ * X-Forwarded-For hop that is not itself a trusted proxy: what a client
+ * writes in that header to the left of its own address is never believed.
+ */
 static void
 client_addr(struct MHD_Connection *conn, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci;
+	const char	*xff = NULL, *end, *start;
+	unsigned char	 bin[16];
+	char		 hop[64];
+	size_t		 n;
+	int		 af;
 
 	snprintf(out, outlen, "-");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -272,6 +317,29 @@ client_addr(struct MHD_Connection *conn, char *out, size_t outlen)
 	else if (ci->client_addr->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
 		    ci->client_addr)->sin6_addr, out, outlen);
+	if (conf.trusted_proxies[0] == '\0' || !trusted_proxy(out))
+		return;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff, &xff);
+	for (end = xff ? xff + strlen(xff) : NULL; end != NULL && end > xff;
+	    end = start > xff ? start - 1 : xff) {
+		for (start = end; start > xff && start[-1] != ','; start--)
+			;
+		while (start < end && *start == ' ')
+			start++;
+		n = end - start;
+		while (n > 0 && start[n - 1] == ' ')
+			n--;
+		if (n == 0 || n >= sizeof(hop))
+			return;
+		memcpy(hop, start, n);
+		hop[n] = '\0';
+		af = strchr(hop, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(af, hop, bin) != 1)
+			return;		/* garbage: keep the proxy's address */
+		inet_ntop(af, bin, out, outlen);
+		if (!trusted_proxy(out))
+			return;
+	}
 }
 
 static void
@@ -539,6 +607,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
+		/* A body holding secrets is never moved by a realloc that
+		 * would leave a copy behind unwiped: it gets its room at once. */
+		if (r->body.data == NULL && r->route != NULL &&
+		    (r->route->flags & R_SECRET)) {
+			r->body.data = xmalloc(r->body_limit + 1);
+			r->body.cap = r->body_limit + 1;
+		}
 		if (!r->body_too_large) {
 			if (r->body.len + *upload_data_size > r->body_limit)
 				r->body_too_large = 1;

@@ -23,6 +23,7 @@
 #include "csp.h"
 #include "db.h"
 #include "http.h"
+#include "mailer.h"
 #include "migrate.h"
 #include "password.h"
 #include "route.h"
@@ -107,6 +108,22 @@ cmd_migrate(int argc, char **argv)
 	return 0;
 }
 
+/* Prepares the unknown-account hash from the costliest stored hash's limits. */
+static void
+stored_hash_limits(PGconn *c)
+{
+	struct db_err	 e;
+	PGresult	*res;
+
+	res = db_exec(c, &e, "SELECT coalesce(max(substring(password_hash "
+	    "FROM ',t=([0-9]+),')::bigint), 0), coalesce(max(substring("
+	    "password_hash FROM '[$]m=([0-9]+),')::bigint), 0) FROM users "
+	    "WHERE password_hash IS NOT NULL", 0, NULL);
+	pw_init(res ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0,
+	    res ? (size_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0);
+	PQclear(res);
+}
+
 /*
  * The server refuses to run on a schema older than its migrations folder.
  * An unreachable database is not fatal: the server starts, answers 503 and
@@ -127,21 +144,24 @@ cmd_serve(int argc, char **argv)
 		fatal("%s", err);
 	asset_init();
 	csp_init();
-	pw_init();
-	if ((c = db_connect(err, sizeof(err))) == NULL)
+	if ((c = db_connect(err, sizeof(err))) == NULL) {
 		log_warn("PostgreSQL unreachable at start-up (%s): serving "
 		    "anyway, /healthz will say so", err);
-	else {
+		pw_init(0, 0);
+	} else {
 		rc = migrate_run(c, conf.migrations_dir, 0, &mr, err,
 		    sizeof(err));
-		PQfinish(c);
 		if (rc)
 			fatal("%s", err);
 		if (mr.pending > 0)
 			fatal("the database schema is behind: %d migration(s) "
 			    "pending; run `guichet migrate`", mr.pending);
+		stored_hash_limits(c);
+		PQfinish(c);
 	}
+	mailer_start();
 	rc = http_serve();
+	mailer_stop();
 	asset_close();
 	return rc;
 }
@@ -170,7 +190,6 @@ cmd_demo(int argc, char **argv)
 	if (argc != 1)
 		usage();
 	(void)argv;
-	pw_init();
 	return cli_demo();
 }
 

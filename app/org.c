@@ -186,11 +186,16 @@ org_create(struct req *r)
 		    "$3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), "
 		    "ARRAY(SELECT jsonb_array_elements_text($5::jsonb))) "
 		    "RETURNING *) SELECT " ORG_JSON " FROM o", 5, v);
-		reply_org_write(r, &e, res, 201);
-		if (res != NULL)
+		if (res != NULL && PQntuples(res) == 1) {
+			json_t *o = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+
 			event_account(NULL, &e, "organisation_created",
-			    r->who->user_id, 0, 0, r->addr, json_pack("{s:s}",
-			    "name", v[0]));
+			    r->who->user_id, 0, json_integer_value(
+			    json_object_get(o, "id")), r->addr,
+			    json_pack("{s:s}", "name", v[0]));
+			json_decref(o);
+		}
+		reply_org_write(r, &e, res, 201);
 	}
 	free(d);
 	free(c);
@@ -222,16 +227,32 @@ org_update(struct req *r)
 		    "name = coalesce($2, name), kind = coalesce($3, kind), "
 		    "siren = CASE WHEN $4::text IS NULL THEN siren "
 		    "  ELSE nullif($4, '') END, "
-		    "departements = coalesce(ARRAY(SELECT jsonb_array_elements_text("
-		    "  $5::jsonb)), departements), "
-		    "communes = coalesce(ARRAY(SELECT jsonb_array_elements_text("
-		    "  $6::jsonb)), communes), "
+		    "departements = CASE WHEN $5::jsonb IS NULL THEN departements "
+		    "  ELSE ARRAY(SELECT jsonb_array_elements_text($5::jsonb)) END, "
+		    "communes = CASE WHEN $6::jsonb IS NULL THEN communes "
+		    "  ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END, "
 		    "active = coalesce($7::boolean, active) "
 		    "WHERE id = $1 RETURNING *) SELECT " ORG_JSON " FROM o", 7, v);
-		if (res != NULL && PQntuples(res) == 1)
+		if (res != NULL && PQntuples(res) == 1) {
+			json_t *detail = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+
+			json_object_del(detail, "members");
+			json_object_del(detail, "created_at");
 			event_account(NULL, &e, "organisation_updated",
 			    r->who->user_id, 0, req_param(r, "id")->i, r->addr,
-			    NULL);
+			    detail);
+			/* A disabled organisation's people are out at once. */
+			if (a->set && !a->i) {
+				PQclear(db_query(&e, 0, "UPDATE sessions SET "
+				    "revoked_at = now() WHERE revoked_at IS NULL "
+				    "AND user_id IN (SELECT id FROM users WHERE "
+				    "organisation_id = $1)", 1, v));
+				PQclear(db_query(&e, 0, "UPDATE api_tokens SET "
+				    "revoked_at = now() WHERE revoked_at IS NULL "
+				    "AND user_id IN (SELECT id FROM users WHERE "
+				    "organisation_id = $1)", 1, v));
+			}
+		}
 		reply_org_write(r, &e, res, 200);
 	}
 	free(d);
@@ -248,7 +269,9 @@ org_members(struct req *r)
 		return;
 	reply_json_query(r, 200, "SELECT json_build_object('members', "
 	    "coalesce(json_agg(" USER_JSON " ORDER BY u.display_name), '[]')) "
-	    "FROM users u WHERE u.organisation_id = $1", 1, v, "");
+	    "FROM users u WHERE u.organisation_id = $1 "
+	    "HAVING EXISTS (SELECT 1 FROM organisations WHERE id = $1)", 1, v,
+	    "Cette organisation n'existe pas.");
 }
 
 void
@@ -266,7 +289,9 @@ org_events(struct req *r)
 	    "ORDER BY e.id DESC), '[]')) FROM (SELECT * FROM account_events "
 	    "WHERE organisation_id = $1 ORDER BY id DESC LIMIT 200) e "
 	    "LEFT JOIN users a ON a.id = e.actor_id "
-	    "LEFT JOIN users u ON u.id = e.user_id", 1, v, "");
+	    "LEFT JOIN users u ON u.id = e.user_id "
+	    "HAVING EXISTS (SELECT 1 FROM organisations WHERE id = $1)", 1, v,
+	    "Cette organisation n'existe pas.");
 }
 
 /*
@@ -299,40 +324,55 @@ org_territory(struct req *r, int64_t org_id, struct territory *t)
 	return 0;
 }
 
-/* The departements and communes parameters as a territory (not set: none). */
+/*
+ * The territory a member will have: each of departements and communes is
+ * the value sent, or, when absent, the stored one (stored may be NULL for
+ * a new member). A JSON null means an empty part.
+ */
 static void
-param_territory(struct req *r, struct territory *t)
+param_territory(struct req *r, const struct territory *stored,
+    struct territory *t)
 {
 	const struct param_val *p[2] = { req_param(r, "departements"),
 	    req_param(r, "communes") };
 	json_t	*item;
-	size_t	 i, k;
+	size_t	 i, k, n;
+	char	***v, *const *from;
 
 	memset(t, 0, sizeof(*t));
 	for (k = 0; k < 2; k++) {
-		if (!p[k]->set || p[k]->isnull)
-			continue;
-		json_array_foreach(p[k]->a, i, item) {
-			char ***v = k == 0 ? &t->depts : &t->communes;
-			size_t *n = k == 0 ? &t->ndepts : &t->ncommunes;
-
-			*v = xreallocarray(*v, *n + 1, sizeof(**v));
-			(*v)[(*n)++] = xstrdup(json_string_value(item));
-		}
+		v = k == 0 ? &t->depts : &t->communes;
+		if (p[k]->set && !p[k]->isnull) {
+			json_array_foreach(p[k]->a, i, item) {
+				*v = xreallocarray(*v, i + 1, sizeof(**v));
+				(*v)[i] = xstrdup(json_string_value(item));
+			}
+			n = json_array_size(p[k]->a);
+		} else if (!p[k]->set && stored != NULL) {
+			from = k == 0 ? stored->depts : stored->communes;
+			n = k == 0 ? stored->ndepts : stored->ncommunes;
+			for (i = 0; i < n; i++) {
+				*v = xreallocarray(*v, i + 1, sizeof(**v));
+				(*v)[i] = xstrdup(from[i]);
+			}
+		} else
+			n = 0;
+		*(k == 0 ? &t->ndepts : &t->ncommunes) = n;
 	}
 }
 
 /*
  * A role an actor may give: never above its own, and only a platform admin
- * makes admins. The territory restriction must lie inside the target
- * organisation's territory.
+ * makes admins. A member's territory restriction (sub, as it will be once
+ * written) must lie inside its organisation's territory.
  */
 static int
-grant_ok_or_4xx(struct req *r, int64_t org_id, const char *role)
+grant_ok_or_4xx(struct req *r, int64_t org_id, const char *role,
+    const struct territory *sub)
 {
-	struct territory	org, sub;
+	struct territory	org, part;
 	enum role		want = role ? role_parse(role) : ROLE_NONE;
-	int			ok;
+	const char		*field = NULL;
 
 	if (role != NULL && (want > r->who->role ||
 	    (want == ROLE_ADMIN && r->who->role != ROLE_ADMIN))) {
@@ -342,14 +382,17 @@ grant_ok_or_4xx(struct req *r, int64_t org_id, const char *role)
 	}
 	if (org_territory(r, org_id, &org))
 		return -1;
-	param_territory(r, &sub);
-	ok = terr_within(&org, &sub);
+	part = *sub;
+	part.ncommunes = 0;
+	if (!terr_within(&org, &part))
+		field = "departements";
+	else if (!terr_within(&org, sub))
+		field = "communes";
 	terr_free(&org);
-	terr_free(&sub);
-	if (!ok) {
+	if (field != NULL) {
 		http_reply_error(r, 400, "outside_territory", "Le territoire "
 		    "d'un membre doit être inclus dans celui de son "
-		    "organisation.", "departements");
+		    "organisation.", field);
 		return -1;
 	}
 	return 0;
@@ -394,6 +437,7 @@ invite_tx(PGconn *c, void *arg, struct db_err *e)
 	if (res == NULL)
 		return -1;
 	uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	json_decref(iv->user);		/* from an attempt that was retried */
 	iv->user = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	PQclear(res);
 	if (event_account(c, e, iv->service ? "service_account_created" :
@@ -433,16 +477,22 @@ static void
 invite(struct req *r, int service)
 {
 	struct invite	 iv = { r, req_param(r, "id")->i, service, NULL, NULL, NULL };
+	struct territory sub;
 	struct db_err	 e;
 	char		 id[24];
+	int		 bad;
 
-	if (check_org_id(r, id, sizeof(id)) ||
-	    grant_ok_or_4xx(r, iv.org_id, req_param(r, "role")->s))
+	if (check_org_id(r, id, sizeof(id)))
+		return;
+	param_territory(r, NULL, &sub);
+	bad = grant_ok_or_4xx(r, iv.org_id, req_param(r, "role")->s, &sub);
+	terr_free(&sub);
+	if (bad)
 		return;
 	iv.depts = json_param(req_param(r, "departements"));
 	iv.communes = json_param(req_param(r, "communes"));
 	if (db_tx(&e, invite_tx, &iv) != 0) {
-		if (e.rc == DB_CONFLICT && strstr(e.constraint, "email"))
+		if (e.rc == DB_CONFLICT && strcmp(e.constraint, "users_email_key") == 0)
 			http_reply_error(r, 409, "email_taken", "Un compte existe "
 			    "déjà pour cette adresse.", "email");
 		else if (e.rc == DB_CONFLICT)
@@ -478,6 +528,7 @@ struct target {
 	int64_t		 org_id;
 	enum role	 role;
 	int		 is_service;
+	struct territory terr;		/* its stored restriction */
 };
 
 /* Loads the member a request names and checks the actor may manage it. */
@@ -492,8 +543,14 @@ target_or_4xx(struct req *r, struct target *t)
 
 	t->id = req_param(r, "id")->i;
 	snprintf(id, sizeof(id), "%lld", (long long)t->id);
+	memset(&t->terr, 0, sizeof(t->terr));
+	if (r->who->via_token && t->id == r->who->user_id) {
+		http_reply_error(r, 403, "token_not_allowed", "Un jeton d'API ne "
+		    "peut pas modifier le compte auquel il appartient.", NULL);
+		return -1;
+	}
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT organisation_id, role, "
-	    "is_service FROM users WHERE id = $1", 1, v);
+	    "is_service, departements, communes FROM users WHERE id = $1", 1, v);
 	if (res == NULL) {
 		db_reply_error(r, &e);
 		return -1;
@@ -507,6 +564,7 @@ target_or_4xx(struct req *r, struct target *t)
 	t->org_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	t->role = role_parse(PQgetvalue(res, 0, 1));
 	t->is_service = PQgetvalue(res, 0, 2)[0] == 't';
+	terr_from_pg(&t->terr, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
 	PQclear(res);
 	d = authz_org(r->who, ACT_MEMBERS, t->org_id);
 	if (d.status == 0 && t->role > r->who->role)
@@ -514,6 +572,7 @@ target_or_4xx(struct req *r, struct target *t)
 		    "un rôle supérieur au vôtre." };
 	if (d.status != 0) {
 		http_reply_error(r, d.status, d.code, d.message, NULL);
+		terr_free(&t->terr);
 		return -1;
 	}
 	return 0;
@@ -537,57 +596,58 @@ user_update_tx(PGconn *c, void *arg, struct db_err *e)
 	char		 id[24];
 	const char	*v[8];
 	PGresult	*res;
-	json_t		*detail = json_object();
 
 	snprintf(id, sizeof(id), "%lld", (long long)u->t->id);
 	v[0] = id;
 	v[1] = dn->set ? dn->s : NULL;
 	v[2] = ro->set ? ro->s : NULL;
-	v[3] = de->set || co->set ? "t" : NULL;	/* territory given */
+	v[3] = de->set ? "t" : NULL;
 	v[4] = u->depts;
-	v[5] = u->communes;
-	v[6] = ac->set ? (ac->i ? "true" : "false") : NULL;
+	v[5] = co->set ? "t" : NULL;
+	v[6] = u->communes;
+	v[7] = ac->set ? (ac->i ? "true" : "false") : NULL;
+	/* Each territory part: absent keeps, null clears, a list sets. */
 	res = db_exec(c, e, "WITH u AS (UPDATE users SET "
 	    "display_name = coalesce($2, display_name), "
 	    "role = coalesce($3, role), "
 	    "departements = CASE WHEN $4::text IS NULL THEN departements "
 	    "  WHEN $5::jsonb IS NULL THEN NULL "
 	    "  ELSE ARRAY(SELECT jsonb_array_elements_text($5::jsonb)) END, "
-	    "communes = CASE WHEN $4::text IS NULL THEN communes "
-	    "  WHEN $6::jsonb IS NULL THEN NULL "
-	    "  ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END, "
-	    "active = coalesce($7::boolean, active) "
-	    "WHERE id = $1 RETURNING *) SELECT " USER_JSON " FROM u", 7, v);
-	if (res == NULL) {
-		json_decref(detail);
+	    "communes = CASE WHEN $6::text IS NULL THEN communes "
+	    "  WHEN $7::jsonb IS NULL THEN NULL "
+	    "  ELSE ARRAY(SELECT jsonb_array_elements_text($7::jsonb)) END, "
+	    "active = coalesce($8::boolean, active) "
+	    "WHERE id = $1 RETURNING *) SELECT " USER_JSON " FROM u", 8, v);
+	if (res == NULL)
 		return -1;
-	}
+	json_decref(u->user);		/* from an attempt that was retried */
 	u->user = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
-	if (ac->set && !ac->i) {
-		/* A disabled account loses its sessions and tokens at once. */
-		if (db_run(c, e, "UPDATE sessions SET revoked_at = now() WHERE "
-		    "user_id = $1 AND revoked_at IS NULL", 1, v) ||
-		    db_run(c, e, "UPDATE api_tokens SET revoked_at = now() WHERE "
-		    "user_id = $1 AND revoked_at IS NULL", 1, v)) {
-			json_decref(detail);
-			return -1;
-		}
-	}
-	if (ro->set)
-		json_object_set_new(detail, "role", json_string(ro->s));
-	if (de->set || co->set) {
-		json_object_set(detail, "departements", de->set && !de->isnull ?
-		    de->a : json_null());
-		json_object_set(detail, "communes", co->set && !co->isnull ?
-		    co->a : json_null());
-	}
-	if (ac->set)
-		json_object_set_new(detail, "active", json_boolean(ac->i));
-	return event_account(c, e, ro->set ? "role_changed" : de->set ||
-	    co->set ? "territory_changed" : ac->set ? (ac->i ? "user_enabled" :
-	    "user_disabled") : "user_updated", r->who->user_id, u->t->id,
-	    u->t->org_id, r->addr, detail);
+	if (ac->set && !ac->i &&
+	    /* A disabled account loses its sessions and tokens at once. */
+	    (db_run(c, e, "UPDATE sessions SET revoked_at = now() WHERE "
+	    "user_id = $1 AND revoked_at IS NULL", 1, v) ||
+	    db_run(c, e, "UPDATE api_tokens SET revoked_at = now() WHERE "
+	    "user_id = $1 AND revoked_at IS NULL", 1, v)))
+		return -1;
+	/* One event per aspect changed, so that none hides another. */
+	if (ro->set && event_account(c, e, "role_changed", r->who->user_id,
+	    u->t->id, u->t->org_id, r->addr, json_pack("{s:s}", "role", ro->s)))
+		return -1;
+	if ((de->set || co->set) && event_account(c, e, "territory_changed",
+	    r->who->user_id, u->t->id, u->t->org_id, r->addr,
+	    json_pack("{s:O?, s:O?}", "departements", json_object_get(u->user,
+	    "departements"), "communes", json_object_get(u->user, "communes"))))
+		return -1;
+	if (ac->set && event_account(c, e, ac->i ? "user_enabled" :
+	    "user_disabled", r->who->user_id, u->t->id, u->t->org_id, r->addr,
+	    NULL))
+		return -1;
+	if (dn->set && event_account(c, e, "user_updated", r->who->user_id,
+	    u->t->id, u->t->org_id, r->addr, json_pack("{s:s}", "display_name",
+	    dn->s)))
+		return -1;
+	return 0;
 }
 
 void
@@ -595,19 +655,30 @@ org_user_update(struct req *r)
 {
 	struct target	 t;
 	struct uupdate	 u = { r, &t, NULL, NULL, NULL };
+	struct territory sub;
 	struct db_err	 e;
 	const struct param_val *ro = req_param(r, "role"), *ac = req_param(r, "active");
+	int		 terr_given = req_param(r, "departements")->set ||
+			    req_param(r, "communes")->set, bad;
 
 	if (target_or_4xx(r, &t))
 		return;
-	if (t.id == r->who->user_id && ((ro->set && role_parse(ro->s) !=
-	    r->who->role) || (ac->set && !ac->i))) {
+	/* Nobody but a platform admin changes its own role, state or reach. */
+	if (t.id == r->who->user_id && r->who->role != ROLE_ADMIN &&
+	    ((ro->set && role_parse(ro->s) != r->who->role) ||
+	    (ac->set && !ac->i) || terr_given)) {
 		http_reply_error(r, 409, "self_lockout", "Vous ne pouvez pas "
-		    "changer votre propre rôle ni désactiver votre compte.",
-		    ro->set ? "role" : "active");
+		    "changer votre propre rôle, votre territoire ni désactiver "
+		    "votre compte.", ro->set ? "role" : ac->set ? "active" :
+		    "departements");
+		terr_free(&t.terr);
 		return;
 	}
-	if (grant_ok_or_4xx(r, t.org_id, ro->set ? ro->s : NULL))
+	param_territory(r, &t.terr, &sub);
+	bad = grant_ok_or_4xx(r, t.org_id, ro->set ? ro->s : NULL, &sub);
+	terr_free(&sub);
+	terr_free(&t.terr);
+	if (bad)
 		return;
 	u.depts = json_param(req_param(r, "departements"));
 	u.communes = json_param(req_param(r, "communes"));
@@ -647,6 +718,7 @@ org_user_token(struct req *r)
 
 	if (target_or_4xx(r, &t))
 		return;
+	terr_free(&t.terr);
 	if (!t.is_service) {
 		http_reply_error(r, 409, "not_service_account", "Seul un compte "
 		    "de service reçoit des jetons d'un administrateur : une "

@@ -16,14 +16,22 @@
 static char	dummy[crypto_pwhash_STRBYTES];
 
 void
-pw_init(void)
+pw_init(unsigned long long stored_ops, size_t stored_mem_kib)
 {
-	unsigned char	rnd[32];
-	char		pw[65];
+	unsigned long long ops = (unsigned long long)conf.argon2_opslimit;
+	size_t		 mem = (size_t)conf.argon2_memlimit_kib;
+	unsigned char	 rnd[32];
+	char		 pw[65];
 
+	/* As costly as the costliest stored hash: after the limits are
+	 * lowered, old hashes must not answer slower than unknown accounts. */
+	if (stored_ops > ops)
+		ops = stored_ops;
+	if (stored_mem_kib > mem)
+		mem = stored_mem_kib;
 	randombytes_buf(rnd, sizeof(rnd));
 	hex_encode(pw, rnd, sizeof(rnd));
-	if (pw_hash(pw, dummy) != 0)
+	if (crypto_pwhash_str(dummy, pw, strlen(pw), ops, mem * 1024) != 0)
 		fatal("cannot compute a password hash: argon2_memlimit_kib "
 		    "too large for this machine?");
 	sodium_memzero(pw, sizeof(pw));

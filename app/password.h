@@ -7,8 +7,12 @@
 
 #include <sodium.h>
 
-/* Prepares the hash used when the account is unknown. Call at start-up. */
-void	 pw_init(void);
+/*
+ * Prepares the hash verified when the account is unknown, at least as
+ * costly as the configured limits and as the stored hashes' (passes and
+ * KiB; 0 when unknown). Call at start-up.
+ */
+void	 pw_init(unsigned long long stored_ops, size_t stored_mem_kib);
 /* Hashes pw into out; returns -1 when memory is short. */
 int	 pw_hash(const char *pw, char out[crypto_pwhash_STRBYTES]);
 /*

@@ -217,7 +217,10 @@ param_one(const struct param_spec *s, const char *raw, struct param_val *v,
 		v->s = s->choices[i];
 		break;
 	case P_EMAIL:
-		if (len > 254 || strchr(raw, '@') == NULL ||
+		for (i = 0; i < len; i++)
+			if ((unsigned char)raw[i] <= 0x20 || raw[i] == 0x7f)
+				break;
+		if (len > 254 || i < len || strchr(raw, '@') == NULL ||
 		    strchr(raw, '@') != strrchr(raw, '@') || raw[0] == '@' ||
 		    raw[len - 1] == '@' || strpbrk(raw, " \t\r\n<>,;\"") != NULL ||
 		    !utf8_valid(raw, len))

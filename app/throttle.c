@@ -1,12 +1,14 @@
 /*
- * throttle.c — growing delays after failed logins.
+ * throttle.c — growing delays after password attempts.
  *
- * Each key (an account, a source address) counts its failures within the
- * hour. From the ACCOUNT_FREE-th failure on an account, further attempts
- * wait 1 s, then 2, 4, 8... up to 15 minutes; an address gets more slack
- * (several people behind one NAT) before the same doubling starts. A
- * success clears the account's count but not the address's: otherwise one
- * valid account would let an attacker reset the address counter at will.
+ * Each key (an account, a source address) counts its attempts within the
+ * hour; a right password takes its attempt back. From the FREE-th attempt
+ * on, the key is blocked for 1 s, then 2, 4, 8... up to 15 minutes, and
+ * attempts made while blocked are refused without being counted or checked.
+ * An address gets more slack than an account (several people behind one
+ * NAT). A success clears the account's count but only takes back its own
+ * attempt from the address: otherwise one valid account would let an
+ * attacker reset the address counter at will.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +19,25 @@
 #define ACCOUNT_FREE	5
 #define ADDRESS_FREE	20
 
-int
-throttle_wait(struct db_err *e, const char *account, const char *addr)
+/* The key of an account is its address in lower case, as PostgreSQL lowers it. */
+#define ACCOUNT_KEY	"'account:' || lower($1)"
+#define ADDRESS_KEY	"'address:' || $1"
+
+/*
+ * Counts an attempt on one key unless it is blocked; returns the seconds
+ * left when blocked, 0 when counted, -1 on error.
+ */
+static int
+enter(struct db_err *e, const char *keyexpr, const char *val, int free_attempts)
 {
-	char		 ka[300], kb[64];
-	const char	*v[2] = { ka, kb };
+	char		 sql[1024], n[16];
+	const char	*v[2] = { val, n };
 	PGresult	*res;
 	int		 wait;
 
-	snprintf(ka, sizeof(ka), "account:%s", account);
-	snprintf(kb, sizeof(kb), "address:%s", addr);
-	res = db_query(e, DB_IDEMPOTENT, "SELECT coalesce(ceil(extract(epoch "
-	    "FROM max(blocked_until) - now())), 0)::int FROM login_throttle "
-	    "WHERE key IN ($1, $2) AND blocked_until > now()", 2, v);
-	if (res == NULL)
-		return -1;
-	wait = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return wait;
-}
-
-static void
-count(const char *key, int free_failures)
-{
-	static const char sql[] =
-	    "INSERT INTO login_throttle AS t (key, failures) VALUES ($1, 1) "
+	snprintf(n, sizeof(n), "%d", free_attempts);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO login_throttle AS t (key, failures) VALUES (%s, 1) "
 	    "ON CONFLICT (key) DO UPDATE SET "
 	    "failures = CASE WHEN t.last_failure_at < now() - interval '1 hour' "
 	    "  THEN 1 ELSE t.failures + 1 END, "
@@ -50,37 +46,44 @@ count(const char *key, int free_failures)
 	    "  WHEN t.last_failure_at >= now() - interval '1 hour' "
 	    "   AND t.failures + 1 >= $2::int "
 	    "  THEN now() + make_interval(secs => "
-	    "   least(900, power(2, t.failures + 1 - $2::int))) END";
-	struct db_err	 e;
-	char		 n[16];
-	const char	*v[2] = { key, n };
+	    "   least(900, power(2, t.failures + 1 - $2::int))) END "
+	    "WHERE t.blocked_until IS NULL OR t.blocked_until <= now() "
+	    "RETURNING 1", keyexpr);
+	if ((res = db_query(e, 0, sql, 2, v)) == NULL)
+		return -1;
+	wait = PQntuples(res) == 0;
+	PQclear(res);
+	if (!wait)
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT greatest(1, ceil(extract(epoch FROM "
+	    "blocked_until - now())))::int FROM login_throttle WHERE key = %s",
+	    keyexpr);
+	if ((res = db_query(e, 0, sql, 1, v)) == NULL)
+		return -1;
+	wait = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 1;
+	PQclear(res);
+	return wait;
+}
 
-	snprintf(n, sizeof(n), "%d", free_failures);
-	PQclear(db_query(&e, 0, sql, 2, v));
-	if (e.rc != DB_OK)
-		log_warn("login throttle: cannot count a failure (%s)",
-		    e.sqlstate);
+int
+throttle_enter(struct db_err *e, const char *account, const char *addr)
+{
+	int	wait;
+
+	if ((wait = enter(e, ADDRESS_KEY, addr, ADDRESS_FREE)) != 0)
+		return wait;
+	return enter(e, ACCOUNT_KEY, account, ACCOUNT_FREE);
 }
 
 void
-throttle_failure(const char *account, const char *addr)
-{
-	char	k[300];
-
-	snprintf(k, sizeof(k), "account:%s", account);
-	count(k, ACCOUNT_FREE);
-	snprintf(k, sizeof(k), "address:%s", addr);
-	count(k, ADDRESS_FREE);
-}
-
-void
-throttle_success(const char *account)
+throttle_success(const char *account, const char *addr)
 {
 	struct db_err	 e;
-	char		 k[300];
-	const char	*v[1] = { k };
+	const char	*v[1] = { account };
 
-	snprintf(k, sizeof(k), "account:%s", account);
-	PQclear(db_query(&e, 0, "DELETE FROM login_throttle WHERE key = $1",
-	    1, v));
+	PQclear(db_query(&e, 0, "DELETE FROM login_throttle WHERE key = "
+	    ACCOUNT_KEY, 1, v));
+	v[0] = addr;
+	PQclear(db_query(&e, 0, "UPDATE login_throttle SET failures = "
+	    "greatest(failures - 1, 0) WHERE key = " ADDRESS_KEY, 1, v));
 }

@@ -1,6 +1,6 @@
 /*
  * throttle.h — login throttling per account and per source address, with
- * delays that double at each further failure (kept in PostgreSQL, so every
+ * delays that double at each further attempt (kept in PostgreSQL, so every
  * node of a cluster sees the same counts).
  */
 #ifndef GUICHET_THROTTLE_H
@@ -9,14 +9,14 @@
 #include "db.h"
 
 /*
- * Seconds the caller must still wait before trying to log in to account
- * (a lower-case e-mail address) from addr; 0 when it may; -1 with e on a
- * database error.
+ * Counts one password attempt for the account (an e-mail address) from
+ * addr, unless one of them is blocked. Returns the seconds to wait (> 0:
+ * refused, nothing checked), 0 to go on with the check, -1 with e on a
+ * database error. Counting before checking means that attempts sent in
+ * parallel cannot slip between a check and its count.
  */
-int	 throttle_wait(struct db_err *e, const char *account, const char *addr);
-/* Counts one failure for both keys. */
-void	 throttle_failure(const char *account, const char *addr);
-/* Forgets the account's failures (not the address's). */
-void	 throttle_success(const char *account);
+int	 throttle_enter(struct db_err *e, const char *account, const char *addr);
+/* The password was right: forget the account's count and this attempt. */
+void	 throttle_success(const char *account, const char *addr);
 
 #endif

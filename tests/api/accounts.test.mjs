@@ -26,7 +26,7 @@ function mailedToken(to, page) {
 }
 
 before(async () => {
-  srv = await startServer({ env: { ...FAST_ARGON2 } });
+  srv = await startServer({ env: { ...FAST_ARGON2, GUICHET_MAIL_LOG: 'yes' } });
   fx = fixture(srv.db);
 });
 
@@ -542,5 +542,135 @@ describe('password hashes', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('hardening', () => {
+  let admin;
+  let oa;
+  before(async () => {
+    admin = client();
+    await admin.login(fx.users.admin.email, fx.users.admin.password);
+    oa = client();
+    await oa.login(fx.users.org_admin.email, fx.users.org_admin.password);
+  });
+
+  test('patching an organisation keeps the territory it does not mention', async () => {
+    const o = await admin.req('POST', '/api/v1/organisations', { name: 'EPCI test', kind: 'epci', communes: ['31555', '31069'] });
+    const r = await admin.req('PATCH', `/api/v1/organisations/${o.json.id}`, { name: 'EPCI renommé' });
+    assert.deepEqual(r.json.communes, ['31555', '31069']);
+    const d = await admin.req('PATCH', `/api/v1/organisations/${o.json.id}`, { departements: ['31'] });
+    assert.deepEqual([d.json.departements, d.json.communes], [['31'], ['31555', '31069']]);
+  });
+
+  test('patching one part of a member’s territory keeps the other; null clears only that part', async () => {
+    const m = addUser(srv.db, { email: 'partiel@toulouse.test', org: fx.home, role: 'contributor', communes: '31555' });
+    let r = await oa.req('PATCH', `/api/v1/users/${m.id}`, { departements: [] });
+    assert.deepEqual([r.json.departements, r.json.communes], [[], ['31555']]);
+    r = await oa.req('PATCH', `/api/v1/users/${m.id}`, { departements: null });
+    assert.deepEqual([r.json.departements, r.json.communes], [null, ['31555']]);
+  });
+
+  test('an org admin cannot widen its own territory, and a token cannot touch its own account', async () => {
+    const r = await oa.req('PATCH', `/api/v1/users/${fx.users.org_admin.id}`, { departements: null, communes: null });
+    assert.deepEqual([r.status, r.json.error.code], [409, 'self_lockout']);
+    const t = await oa.req('POST', '/api/v1/account/tokens', { name: 'soi', scopes: ['admin'] });
+    const self = await new TokenClient(srv.base, t.json.token).req('PATCH', `/api/v1/users/${fx.users.org_admin.id}`, { display_name: 'Moi' });
+    assert.deepEqual([self.status, self.json.error.code], [403, 'token_not_allowed']);
+  });
+
+  test('long accented names still give a CSRF token', async () => {
+    const m = addUser(srv.db, { email: 'long@toulouse.test', org: fx.home, role: 'contributor' });
+    usedPasswords.push(m.password);
+    await oa.req('PATCH', `/api/v1/users/${m.id}`, { display_name: 'é'.repeat(120) });
+    const c = client();
+    const r = await c.login(m.email, m.password);
+    assert.match(r.json.csrf_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(r.json.user.display_name, 'é'.repeat(120));
+  });
+
+  test('attempts sent in parallel cannot slip past the throttle', async () => {
+    const u = addUser(srv.db, { email: 'parallele@toulouse.test', org: fx.home, role: 'contributor' });
+    usedPasswords.push(u.password);
+    const c = client();
+    const all = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      c.req('POST', '/api/v1/session', { email: u.email, password: `wrong-password-${i}` })));
+    const checked = all.filter((r) => r.status === 401).length;
+    assert.ok(checked <= 5, `${checked} attempts were checked`);
+    assert.equal(all.filter((r) => r.status === 429).length, 30 - checked);
+    sql("DELETE FROM login_throttle WHERE key LIKE 'address:%'");
+  });
+
+  test('behind a trusted proxy the forwarded address is the one throttled and recorded', async () => {
+    const proxied = await startServer({ db: srv.db, migrate: false, env: { ...FAST_ARGON2, GUICHET_TRUSTED_PROXIES: '127.0.0.1 ::1' } });
+    try {
+      const c = new Client(proxied.base);
+      clients.push(c);
+      const u = addUser(srv.db, { email: 'proxy@toulouse.test', org: fx.home, role: 'contributor' });
+      usedPasswords.push(u.password);
+      const r = await c.req('POST', '/api/v1/session', { email: u.email, password: u.password },
+        { headers: { 'X-Forwarded-For': '192.0.2.66, 203.0.113.7' } });
+      assert.equal(r.status, 200);
+      assert.equal(sql(`SELECT host(client_addr) FROM account_events WHERE user_id = ${u.id} AND kind = 'login'`), '203.0.113.7');
+      // 20 failures from one forwarded address do not block another one.
+      for (let i = 0; i < 21; i++) {
+        await c.req('POST', '/api/v1/session', { email: `x${i}@ailleurs.test`, password: 'wrong-password-1' },
+          { headers: { 'X-Forwarded-For': '203.0.113.99' } });
+      }
+      const other = await c.req('POST', '/api/v1/session', { email: u.email, password: u.password },
+        { headers: { 'X-Forwarded-For': '198.51.100.9' } });
+      assert.equal(other.status, 200);
+    } finally {
+      await proxied.stop();
+    }
+    // Without trusted proxies, the header is not believed.
+    const c = client();
+    const u2 = addUser(srv.db, { email: 'noproxy@toulouse.test', org: fx.home, role: 'contributor' });
+    usedPasswords.push(u2.password);
+    await c.req('POST', '/api/v1/session', { email: u2.email, password: u2.password }, { headers: { 'X-Forwarded-For': '203.0.113.8' } });
+    assert.equal(sql(`SELECT host(client_addr) FROM account_events WHERE user_id = ${u2.id} AND kind = 'login'`), '127.0.0.1');
+    sql("DELETE FROM login_throttle WHERE key LIKE 'address:%'");
+  });
+
+  test('using one reset link spends the others, and a reset revokes API tokens', async () => {
+    const u = addUser(srv.db, { email: 'liens@toulouse.test', org: fx.home, role: 'contributor' });
+    usedPasswords.push(u.password);
+    const c = client();
+    await c.login(u.email, u.password);
+    const tok = await c.req('POST', '/api/v1/account/tokens', { name: 'avant', scopes: ['read'] });
+    await client().req('POST', '/api/v1/password-reset', { email: u.email });
+    const first = mailedToken(u.email, 'mot-de-passe');
+    await client().req('POST', '/api/v1/password-reset', { email: u.email });
+    const second = mailedToken(u.email, 'mot-de-passe');
+    const pw = password();
+    usedPasswords.push(pw);
+    assert.equal((await client().req('POST', '/api/v1/password-reset/confirm', { token: second, password: pw })).status, 200);
+    const again = await client().req('POST', '/api/v1/password-reset/confirm', { token: first, password: password() });
+    assert.equal(again.status, 400);
+    assert.equal((await new TokenClient(srv.base, tok.json.token).req('GET', '/api/v1/session')).status, 401);
+  });
+
+  test('control characters in an address are refused on their field', async () => {
+    const r = await oa.req('POST', `/api/v1/organisations/${fx.home}/invitations`,
+      { email: 'ctl\u0001x@toulouse.test', display_name: 'X', role: 'contributor' });
+    assert.deepEqual([r.status, r.json.error.field], [400, 'email']);
+  });
+
+  test('a missing organisation is 404 for its members and journal', async () => {
+    assert.equal((await admin.req('GET', '/api/v1/organisations/999999/members')).status, 404);
+    assert.equal((await admin.req('GET', '/api/v1/organisations/999999/events')).status, 404);
+  });
+
+  test('disabling an organisation ends its members’ sessions and tokens', async () => {
+    const o = await admin.req('POST', '/api/v1/organisations', { name: 'Commune éphémère', kind: 'commune', communes: ['31069'] });
+    const m = addUser(srv.db, { email: 'membre@ephemere.test', org: o.json.id, role: 'contributor' });
+    usedPasswords.push(m.password);
+    const c = client();
+    await c.login(m.email, m.password);
+    const tok = await c.req('POST', '/api/v1/account/tokens', { name: 't', scopes: ['read'] });
+    await admin.req('PATCH', `/api/v1/organisations/${o.json.id}`, { active: false });
+    await admin.req('PATCH', `/api/v1/organisations/${o.json.id}`, { active: true });
+    assert.equal((await c.req('GET', '/api/v1/session')).status, 401);
+    assert.equal((await new TokenClient(srv.base, tok.json.token).req('GET', '/api/v1/session')).status, 401);
   });
 });

@@ -270,7 +270,7 @@ password_hash_and_verify(void **state)
 	(void)state;
 	assert_int_equal(sodium_init() >= 0, 1);
 	assert_int_equal(conf_load(NULL, env, err, sizeof(err)), 0);
-	pw_init();
+	pw_init(0, 0);
 	assert_int_equal(pw_hash("correct horse battery", hash), 0);
 	assert_int_equal(strncmp(hash, "$argon2id$", 10), 0);
 	assert_true(pw_verify(hash, "correct horse battery", &rehash));
