@@ -55,25 +55,6 @@ cmp_files(const void *a, const void *b)
 	    ((const struct mfile *)b)->name);
 }
 
-static char *
-read_file(const char *path, size_t *len)
-{
-	struct buf	 b = { 0 };
-	char		 chunk[8192];
-	FILE		*f;
-	size_t		 n;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	fclose(f);
-	if (b.data == NULL)
-		buf_append(&b, "", 0);
-	*len = b.len;
-	return b.data;
-}
-
 static void
 files_free(struct mfile *f, size_t n)
 {
@@ -120,7 +101,7 @@ load_files(const char *dir, struct mfile **out, size_t *nout, char *err,
 		f[n].name = xstrdup(de->d_name);
 		memcpy(f[n].version, de->d_name, 4);
 		path = xasprintf("%s/%s", dir, de->d_name);
-		f[n].sql = read_file(path, &len);
+		f[n].sql = file_read(path, &len);
 		free(path);
 		n++;
 		if (f[n - 1].sql == NULL) {

@@ -216,6 +216,31 @@ buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+char *
+file_read(const char *path, size_t *len)
+{
+	struct buf	 b = { 0 };
+	char		 chunk[65536];
+	FILE		*f;
+	size_t		 n;
+	int		 err;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	err = ferror(f);
+	fclose(f);
+	if (err) {
+		buf_free(&b);
+		errno = EIO;
+		return NULL;
+	}
+	buf_append(&b, "", 0);
+	*len = b.len;
+	return b.data;
+}
+
 int64_t
 now_us(void)
 {

@@ -44,6 +44,9 @@ void	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_free(struct buf *);
 
+/* A whole file, NUL-terminated (len bytes before the NUL); NULL and errno. */
+char	*file_read(const char *path, size_t *len);
+
 /* Monotonic time in microseconds. */
 int64_t	 now_us(void);
 
