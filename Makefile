@@ -12,7 +12,7 @@ SHELL := /bin/bash
 DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
              libsodium-dev libgeos-dev libpq-dev postgresql-15 \
              postgresql-15-postgis-3
-DEB_TEST  := libcmocka-dev chromium
+DEB_TEST  := libcmocka-dev chromium clang libclang-rt-14-dev
 # Commands that may come from elsewhere than Debian (a NodeSource nodejs
 # bundles npm): installed from Debian only when missing.
 CMD_PKGS  := node:nodejs npm:npm
@@ -39,6 +39,14 @@ LIB_OBJ  := $(LIB_SRC:app/%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ := $(APP_SRC:app/%.c=$(BUILD)/asan/%.o)
 ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
+# libFuzzer targets (clang), one per parser of untrusted input.
+FUZZ_CC    := clang
+FUZZFLAGS  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+FUZZ_OBJ   := $(LIB_SRC:app/%.c=$(BUILD)/fuzz/%.o)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 300
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
@@ -74,7 +82,7 @@ AS_PG :=
 endif
 DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_NAME)
 
-.PHONY: all deps build run test unit api api-asan browser asan migrate check-config \
+.PHONY: all deps build run test unit api api-asan browser asan migrate check-config refdata fuzz \
         npm-deps \
         db-start db-stop db-restart stop clean-db psql clean bench
 
@@ -115,7 +123,18 @@ $(BUILD)/asan/%.o: app/%.c app/*.h | $(BUILD)/asan
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ) tests/unit/*.h | $(BUILD)/unit
 	$(CC) $(ALLCFLAGS) -Iapp -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
 
-$(BUILD)/obj $(BUILD)/asan $(BUILD)/unit:
+$(BUILD)/fuzz/%.o: app/%.c app/*.h | $(BUILD)/fuzz
+	$(FUZZ_CC) $(filter-out -fPIE -O2,$(ALLCFLAGS)) $(FUZZFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(filter-out -fPIE -O2,$(ALLCFLAGS)) $(FUZZFLAGS) -Iapp \
+	  -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+$(BUILD)/bench/commune_bench: bench/commune_bench.c $(LIB_OBJ) | $(BUILD)/bench
+	$(CC) $(ALLCFLAGS) -Iapp -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/bench:
 	mkdir -p $@
 
 asan: deps
@@ -167,7 +186,14 @@ migrate: build db-start
 check-config: build
 	@$(BIN) check-config
 
-run: build db-start migrate
+# Reference outlines (the shared Occitanie files when present; production
+# loads the full ADMIN EXPRESS files the same way) and the COG commune list.
+REFDATA ?= $(wildcard $(CURDIR)/../shared/refdata/occitanie) \
+	   $(CURDIR)/node_modules/@etalab/decoupage-administratif
+refdata: migrate npm-deps
+	@$(DB_ENV) $(BIN) load-refdata $(REFDATA)
+
+run: build db-start migrate refdata npm-deps
 	@$(DB_ENV) $(BIN) demo
 	@$(DB_ENV) GUICHET_MAIL_LOG=yes exec $(BIN) serve
 
@@ -175,10 +201,11 @@ run: build db-start migrate
 # Every suite runs even when an earlier one failed; the exit status is non-zero
 # if any did. The API suite runs twice: on the normal build and on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
-test: build asan migrate npm-deps
+test: build asan migrate npm-deps refdata
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 || rc=1; \
 	$(MAKE) --no-print-directory api || rc=1; \
 	$(MAKE) --no-print-directory browser || rc=1; \
 	$(MAKE) --no-print-directory api-asan || rc=1; \
@@ -187,7 +214,7 @@ test: build asan migrate npm-deps
 unit: $(UNIT_BIN) db-start
 	@rc=0; for t in $(UNIT_BIN); do $(DB_ENV) $$t || rc=1; done; exit $$rc
 
-TEST_ENV = $(DB_ENV) TEST_ROOT=$(CURDIR)
+TEST_ENV = $(DB_ENV) TEST_ROOT=$(CURDIR) TEST_REFDATA="$(strip $(REFDATA))"
 API_FILES ?= tests/api/*.test.mjs
 
 api: $(BIN)
@@ -200,7 +227,13 @@ api-asan: $(ASAN_BIN)
 # Front-end and test packages from npm, as pinned by package-lock.json.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
-npm-deps: deps node_modules/.package-lock.json
+npm-deps: deps node_modules/.package-lock.json static/vendor/leaflet/leaflet-src.esm.js
+
+# Front-end packages are served from static/vendor/ (not committed).
+static/vendor/leaflet/leaflet-src.esm.js: node_modules/.package-lock.json
+	mkdir -p static/vendor/leaflet
+	cp -R node_modules/leaflet/dist/leaflet-src.esm.js node_modules/leaflet/dist/leaflet.css \
+	  node_modules/leaflet/dist/images static/vendor/leaflet/
 
 BROWSER_FILES ?= tests/browser/*.test.mjs
 
@@ -208,8 +241,24 @@ browser: $(BIN) npm-deps
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) CHROMIUM=/usr/bin/chromium \
 	  node --test --test-concurrency=1 $(BROWSER_FILES)
 
-bench: migrate
+# Each fuzz target runs FUZZ_SECONDS from its committed corpus (new inputs
+# go to build/fuzz/, the committed seeds are only read); make test runs a
+# short pass, make fuzz a long one.
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@rc=0; for t in $(FUZZ_NAMES); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	    2>$(BUILD)/fuzz/$$t.log || { rc=1; tail -n 40 $(BUILD)/fuzz/$$t.log; }; \
+	  grep -E 'stat::number_of_executed_units|stat::peak_rss' $(BUILD)/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done; exit $$rc
+
+bench: migrate refdata
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_BENCH)"
+	@$(MAKE) --no-print-directory $(BUILD)/bench/commune_bench
 	@$(DB_ENV) bench/run
 
 clean:

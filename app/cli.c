@@ -394,7 +394,8 @@ int
 cli_routes(void)
 {
 	static const char *const kinds[] = { "integer", "string", "enum",
-	    "boolean", "email", "secret", "departements", "communes", "enums" };
+	    "boolean", "email", "secret", "departements", "communes", "enums",
+	    "json" };
 	static const char *const ins[] = { "query", "path", "body" };
 	const struct param_spec	*p;
 	json_t			*all = json_array(), *row, *params;

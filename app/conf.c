@@ -41,10 +41,11 @@ static const struct key keys[] = {
 	{ "max_connections",	  C_INT,  O(max_connections),	"1024", 1, 100000, NULL },
 	{ "connection_timeout",	  C_INT,  O(connection_timeout),	"30", 1, 3600, NULL },
 	{ "max_header_bytes",	  C_INT,  O(max_header_bytes),	"32768", 4096, 1048576, NULL },
-	{ "request_body_max",	  C_INT,  O(request_body_max),	"1048576", 1024, 1073741824, NULL },
+	{ "request_body_max",	  C_INT,  O(request_body_max),	"8388608", 1024, 1073741824, NULL },
 	{ "shutdown_grace",	  C_INT,  O(shutdown_grace),	"10", 0, 300, NULL },
 	{ "static_dir",		  C_STR,  O(static_dir),	"static", 0, 0, NULL },
 	{ "migrations_dir",	  C_STR,  O(migrations_dir),	"migrations", 0, 0, NULL },
+	{ "forms_dir",		  C_STR,  O(forms_dir),		"forms", 0, 0, NULL },
 	{ "database",		  C_STR,  O(database),		"", 0, 0, NULL },
 	{ "db_connect_timeout",	  C_INT,  O(db_connect_timeout),	"5", 1, 60, NULL },
 	{ "db_statement_timeout", C_INT,  O(db_statement_timeout),	"30000", 0, 3600000, NULL },
@@ -64,6 +65,11 @@ static const struct key keys[] = {
 	{ "smtp_host",		  C_STR,  O(smtp_host),		"", 0, 0, NULL },
 	{ "smtp_port",		  C_INT,  O(smtp_port),		"25", 1, 65535, NULL },
 	{ "mail_from",		  C_STR,  O(mail_from),		"guichet@localhost", 0, 0, NULL },
+	{ "map_tiles_url",	  C_STR,  O(map_tiles_url),	"https://data.geopf.fr/wmts?"
+	    "SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=GEOGRAPHICALGRIDSYSTEMS."
+	    "PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM&FORMAT=image/png&TILEMATRIX={z}&"
+	    "TILEROW={y}&TILECOL={x}", 0, 0, NULL },
+	{ "map_tiles_attribution", C_STR, O(map_tiles_attribution),	"© IGN – Géoplateforme", 0, 0, NULL },
 };
 #undef O
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -202,6 +208,14 @@ key_set(const struct key *k, const char *val, const char *where,
 			    where, shown, k->name);
 			return -1;
 		}
+		if (strcmp(k->name, "map_tiles_url") == 0 && *val != '\0' &&
+		    (strncmp(val, "https://", 8) != 0 ||
+		    strpbrk(val, " \"'<>;") != NULL)) {
+			snprintf(err, errlen, "%s: invalid value for %s: an "
+			    "https:// address template ({z}, {x}, {y}) or nothing "
+			    "is expected", where, k->name);
+			return -1;
+		}
 		if (strcmp(k->name, "mail_from") == 0 &&
 		    (strchr(val, '@') == NULL || strpbrk(val, " <>\r\n\t") != NULL)) {
 			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
@@ -209,7 +223,8 @@ key_set(const struct key *k, const char *val, const char *where,
 			return -1;
 		}
 		if ((strcmp(k->name, "static_dir") == 0 ||
-		    strcmp(k->name, "migrations_dir") == 0) && *val == '\0') {
+		    strcmp(k->name, "migrations_dir") == 0 ||
+		    strcmp(k->name, "forms_dir") == 0) && *val == '\0') {
 			snprintf(err, errlen, "%s: empty value for %s: a folder "
 			    "is expected", where, k->name);
 			return -1;
@@ -358,35 +373,30 @@ load_env(char *const *envp, char *err, size_t errlen)
 int
 conf_load(const char *path, char *const *envp, char *err, size_t errlen)
 {
-	struct buf	 text = { 0 };
-	FILE		*f;
-	char		 chunk[4096];
-	size_t		 n;
-	int		 rc = -1;
+	char	*text = NULL;
+	size_t	 len;
+	int	 rc = -1;
 
 	conf_defaults();
 	if (path != NULL) {
-		if ((f = fopen(path, "r")) == NULL) {
+		if ((text = file_read(path, &len)) == NULL) {
 			snprintf(err, errlen, "%s: cannot read the configuration "
 			    "file: %s", path, strerror(errno));
 			return -1;
 		}
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			buf_append(&text, chunk, n);
-		fclose(f);
-		if (text.len != strlen(text.data ? text.data : "")) {
+		if (len != strlen(text)) {
 			snprintf(err, errlen, "%s: the file contains a NUL byte",
 			    path);
 			goto out;
 		}
-		if (text.data != NULL && parse_text(path, text.data, err, errlen))
+		if (parse_text(path, text, err, errlen))
 			goto out;
 	}
 	if (load_env(envp, err, errlen))
 		goto out;
 	rc = 0;
 out:
-	buf_free(&text);
+	free(text);
 	return rc;
 }
 

@@ -20,6 +20,7 @@ struct conf {
 	long long shutdown_grace;
 	char	*static_dir;
 	char	*migrations_dir;
+	char	*forms_dir;
 	char	*database;
 	long long db_connect_timeout;
 	long long db_statement_timeout;
@@ -39,6 +40,8 @@ struct conf {
 	char	*smtp_host;
 	long long smtp_port;
 	char	*mail_from;
+	char	*map_tiles_url;
+	char	*map_tiles_attribution;
 };
 
 extern struct conf conf;

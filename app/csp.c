@@ -20,11 +20,29 @@ static char	policy[1024];
 void
 csp_init(void)
 {
+	char	tiles[256] = "";
+	size_t	n;
+
+	/* The map's base layer comes from its tile server's origin. */
+	if (conf.map_tiles_url[0] != '\0') {
+		n = strcspn(conf.map_tiles_url + 8, "/?") + 8;
+		snprintf(tiles, sizeof(tiles), " %.*s", (int)(n < 200 ? n : 200),
+		    conf.map_tiles_url);
+	}
 	snprintf(policy, sizeof(policy), "default-src 'self'; script-src 'self'; "
-	    "style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+	    "style-src 'self'; img-src 'self' data: blob:%s; font-src 'self'; "
 	    "connect-src 'self'; object-src 'none'; base-uri 'none'; "
 	    "form-action 'self'; frame-ancestors %s; report-uri /csp-report",
-	    conf.frame_ancestors);
+	    tiles, conf.frame_ancestors);
+}
+
+/* What the UI needs of the configuration: the map's base layer. */
+void
+csp_ui_config(struct req *r)
+{
+	http_reply_json(r, 200, json_pack("{s:s?, s:s}", "tiles_url",
+	    conf.map_tiles_url[0] ? conf.map_tiles_url : NULL,
+	    "tiles_attribution", conf.map_tiles_attribution));
 }
 
 const char *

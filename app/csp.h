@@ -13,5 +13,7 @@ const char	*csp_header(void);
 /* 1 when the policy forbids any framing ('none'). */
 int		 csp_frames_denied(void);
 void		 csp_report(struct req *);
+/* GET /api/v1/ui-config: the settings the web UI reads (map base layer). */
+void		 csp_ui_config(struct req *);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "commune.h"
 #include "db.h"
 #include "health.h"
 #include "http.h"
@@ -40,10 +41,12 @@ health_get(struct req *r)
 		MHD_add_response_header(r->resp, "Retry-After", "5");
 		return;
 	}
-	j = json_pack("{s:s, s:s, s:s, s:s?, s:s}", "status", "ok",
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:I}", "status", "ok",
 	    "database", "ok", "postgis", PQgetvalue(res, 0, 0),
 	    "schema", PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1),
-	    "version", GUICHET_VERSION);
+	    "version", GUICHET_VERSION,
+	    "containment", commune_count() > 0 ? "on" : "off",
+	    "communes", (json_int_t)commune_count());
 	PQclear(res);
 	http_reply_json(r, 200, j);
 }

@@ -106,7 +106,7 @@ http_reply_json(struct req *r, unsigned status, json_t *body)
 	struct MHD_Response	*resp;
 	char			*s;
 
-	s = json_dumps(body, JSON_COMPACT);
+	s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(body);
 	if (s == NULL)
 		s = xstrdup("{}");
@@ -646,7 +646,11 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t	n;
 
 	(void)cls;
+	/* The format is libmicrohttpd's own, not the client's. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+#pragma GCC diagnostic pop
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';

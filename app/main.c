@@ -20,12 +20,15 @@
 #include "asset.h"
 #include "cli.h"
 #include "conf.h"
+#include "commune.h"
 #include "csp.h"
+#include "form.h"
 #include "db.h"
 #include "http.h"
 #include "mailer.h"
 #include "migrate.h"
 #include "password.h"
+#include "refdata.h"
 #include "route.h"
 #include "util.h"
 
@@ -49,6 +52,8 @@ usage(void)
 	    "  user add --email E --name N --org NAME|ID --role R [--service]\n"
 	    "           [--departements ..] [--communes ..]  (password on stdin)\n"
 	    "  user passwd EMAIL  (new password on stdin)\n"
+	    "  load-refdata PATH...  load region, département and commune outlines\n"
+	    "                (GeoJSON) and the COG commune list (communes.json)\n"
 	    "  demo          create the demo organisations and accounts, once\n"
 	    "  routes        print the route table as JSON\n"
 	    "  version       print the version\n"
@@ -135,12 +140,15 @@ cmd_serve(int argc, char **argv)
 	struct migrate_result	 mr;
 	char			 err[1024];
 	PGconn			*c;
+	long			 n;
 	int			 rc;
 
 	if (argc != 1)
 		usage();
 	(void)argv;
 	if (route_check_table(route_table, route_count, err, sizeof(err)))
+		fatal("%s", err);
+	if (form_load_all(conf.forms_dir, err, sizeof(err)))
 		fatal("%s", err);
 	asset_init();
 	csp_init();
@@ -157,11 +165,18 @@ cmd_serve(int argc, char **argv)
 			fatal("the database schema is behind: %d migration(s) "
 			    "pending; run `guichet migrate`", mr.pending);
 		stored_hash_limits(c);
+		if ((n = commune_index_load(c)) < 0)
+			fatal("cannot load the commune outlines: %s",
+			    PQerrorMessage(c));
+		log_info("%ld commune outline(s) in memory: containment checks "
+		    "are %s", n, n > 0 ? "on" : "off (run guichet load-refdata)");
 		PQfinish(c);
 	}
 	mailer_start();
 	rc = http_serve();
 	mailer_stop();
+	commune_index_free();
+	form_free_all();
 	asset_close();
 	return rc;
 }
@@ -179,6 +194,9 @@ cmd_check_config(int argc, char **argv)
 	asset_close();
 	if (migrate_scan(conf.migrations_dir, &nfiles, err, sizeof(err)))
 		fatal("%s", err);
+	if (form_load_all(conf.forms_dir, err, sizeof(err)))
+		fatal("%s", err);
+	form_free_all();
 	conf_print();
 	printf("configuration OK\n");
 	return 0;
@@ -214,10 +232,17 @@ json_free_wiped(void *p)
 	free(p);
 }
 
+static int
+cmd_load_refdata(int argc, char **argv)
+{
+	return refdata_load(argc - 1, argv + 1);
+}
+
 static const struct {
 	const char	*name;
 	int		 (*fn)(int, char **);
 } commands[] = {
+	{ "load-refdata", cmd_load_refdata },
 	{ "serve",	  cmd_serve },
 	{ "migrate",	  cmd_migrate },
 	{ "check-config", cmd_check_config },

@@ -133,7 +133,8 @@ route_check_table(const struct route *table, size_t n, char *err,
 		for (ps = table[i].params; ps && ps->name; ps++) {
 			ndeclared += ps->in == IN_PATH;
 			if ((ps->kind == P_DEPTS || ps->kind == P_COMMUNES ||
-			    ps->kind == P_ENUMS) && ps->in != IN_BODY) {
+			    ps->kind == P_ENUMS || ps->kind == P_JSON) &&
+			    ps->in != IN_BODY) {
 				snprintf(err, errlen, "route %s %s: list parameter "
 				    "%s outside the body", table[i].method,
 				    table[i].pattern, ps->name);
@@ -237,8 +238,9 @@ param_one(const struct param_spec *s, const char *raw, struct param_val *v,
 	case P_DEPTS:
 	case P_COMMUNES:
 	case P_ENUMS:
+	case P_JSON:
 		return param_error(e, s, "param_invalid",
-		    "doit être une liste JSON.");
+		    "doit être une valeur JSON du corps.");
 	case P_STR:
 		if (!utf8_valid(raw, len))
 			return param_error(e, s, "param_invalid",
@@ -379,6 +381,10 @@ param_parse_body(const struct param_spec *specs, struct param_val *vals,
 		case P_ENUMS:
 			if (param_array(s, j, &vals[k], e))
 				return -1;
+			continue;
+		case P_JSON:
+			vals[k].a = j;
+			vals[k].set = 1;
 			continue;
 		case P_INT:
 			if (!json_is_integer(j))

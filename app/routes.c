@@ -10,6 +10,8 @@
 #include "health.h"
 #include "org.h"
 #include "route.h"
+#include "submission.h"
+#include "zone.h"
 
 #define ID_MAX		9007199254740991LL	/* integers exact in JSON */
 #define SMALL_BODY	16384
@@ -96,6 +98,55 @@ static const struct param_spec p_user_update[] = {
 	{ NULL }
 };
 
+static const char *const guichets[] = { "erp", "equipco", "adresse", NULL };
+static const char *const states[] = { "draft", "submitted", "in_review",
+    "changes_requested", "validated", "rejected", "withdrawn", NULL };
+
+static const char *const zone_kinds[] = { "commune", "departement", "region",
+    NULL };
+static const struct param_spec p_zones[] = {
+	{ "kind", IN_QUERY, P_ENUM, 0, 0, 0, zone_kinds },
+	{ "bbox", IN_QUERY, P_STR, 0, 7, 100, NULL },
+	{ "code", IN_QUERY, P_STR, 0, 2, 5, NULL },
+	{ NULL }
+};
+static const struct param_spec p_guichet[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ NULL }
+};
+static const struct param_spec p_sub_new[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "attributes", IN_BODY, P_JSON, P_REQUIRED, 0, 0, NULL },
+	{ "geometry", IN_BODY, P_JSON, P_NULLABLE, 0, 0, NULL },
+	{ "submit", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ "confirm_warnings", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_sub_edit[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "attributes", IN_BODY, P_JSON, P_REQUIRED, 0, 0, NULL },
+	{ "geometry", IN_BODY, P_JSON, P_NULLABLE, 0, 0, NULL },
+	{ "submit", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ "confirm_warnings", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ "version", IN_BODY, P_INT, 0, 1, 2147483647, NULL },
+	{ NULL }
+};
+static const struct param_spec p_sub_list[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "state", IN_QUERY, P_ENUM, 0, 0, 0, states },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_sub_id[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ NULL }
+};
+
+#define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
+
 #define JSONB(n)	n, BODY_JSON
 #define NOBODY		0, NULL
 
@@ -153,6 +204,22 @@ const struct route route_table[] = {
 	    p_user_update, JSONB(262144), 0 },
 	{ "POST",   "/api/v1/users/{id}/tokens", org_user_token, ACT_ADMIN,
 	    p_user_token, JSONB(SMALL_BODY), 0 },
+
+	/* What the UI reads of the configuration; reference outlines for maps. */
+	{ "GET",    "/api/v1/ui-config", csp_ui_config, ACT_PUBLIC, NULL, NOBODY, 0 },
+	{ "GET",    "/api/v1/ref/zones", zone_list, ACT_PUBLIC, p_zones, NOBODY, 0 },
+
+	/* The guichets: their forms, and submissions. */
+	{ "GET",    "/api/v1/forms/{guichet}", sub_form, ACT_PUBLIC, p_guichet,
+	    NOBODY, 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions", sub_list, ACT_READ,
+	    p_sub_list, NOBODY, 0 },
+	{ "POST",   "/api/v1/guichets/{guichet}/submissions", sub_create,
+	    ACT_SUBMIT, p_sub_new, JSONB(GEOMETRY_BODY), 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}", sub_get,
+	    ACT_READ, p_sub_id, NOBODY, 0 },
+	{ "PATCH",  "/api/v1/guichets/{guichet}/submissions/{id}", sub_update,
+	    ACT_SUBMIT, p_sub_edit, JSONB(GEOMETRY_BODY), 0 },
 };
 
 const size_t route_count = sizeof(route_table) / sizeof(route_table[0]);

@@ -24,6 +24,10 @@ function espace(session) {
   document.getElementById('bienvenue').textContent =
     `Bonjour ${u.display_name} (${ROLE_LABELS[u.role]}, ${u.organisation.name}) — territoire : ${territoryText(u.territory)}.`;
   const cartes = [
+    { href: '/saisie.html?guichet=erp', titre: 'Saisir un ERP', texte: 'Un établissement recevant du public.' },
+    { href: '/saisie.html?guichet=equipco', titre: 'Saisir un équipement', texte: 'Un équipement collectif, point ou emprise.' },
+    { href: '/saisie.html?guichet=adresse', titre: 'Saisir une adresse', texte: 'Un numéro dans une voie, ou un lieu-dit.' },
+    { href: '/saisies.html', titre: 'Mes saisies', texte: 'Brouillons et saisies soumises.' },
     { href: '/compte.html', titre: 'Mon compte', texte: 'Mot de passe et jetons d’API.' },
   ];
   if (roleAtLeast(session, 'org_admin')) {

@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body?.error?.code ?? 'http_error';
     this.field = body?.error?.field ?? null;
+    this.body = body;
   }
 }
 

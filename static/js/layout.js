@@ -13,6 +13,7 @@ export function roleAtLeast(session, role) {
 function navLinks(session) {
   const links = [{ href: '/', text: 'Accueil' }];
   if (!session) return links;
+  links.push({ href: '/saisies.html', text: 'Mes saisies' });
   links.push({ href: '/compte.html', text: 'Mon compte' });
   if (roleAtLeast(session, 'org_admin')) {
     links.push({ href: `/organisation.html?id=${session.user.organisation.id}`, text: 'Mon organisation' });

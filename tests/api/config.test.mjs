@@ -51,10 +51,22 @@ describe('check-config', () => {
 
   test('without any file, defaults apply', () => {
     const r = runGuichet(['check-config'], { GUICHET_CONF: undefined, GUICHET_STATIC_DIR: path.join(ROOT, 'static'),
-      GUICHET_MIGRATIONS_DIR: path.join(ROOT, 'migrations') }, { cwd: tmp });
+      GUICHET_MIGRATIONS_DIR: path.join(ROOT, 'migrations'), GUICHET_FORMS_DIR: path.join(ROOT, 'forms') }, { cwd: tmp });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^listen_port = 8080\t# default$/m);
     assert.match(r.stdout, /^static_dir = ".*"\t# environment$/m);
+  });
+
+  test('an invalid form file stops check-config, naming the file and the path', () => {
+    const dir = path.join(tmp, 'forms-bad');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of ['erp', 'equipco', 'adresse']) fs.copyFileSync(path.join(ROOT, 'forms', `${f}.json`), path.join(dir, `${f}.json`));
+    const erp = JSON.parse(fs.readFileSync(path.join(dir, 'erp.json'), 'utf8'));
+    erp.fields[2].type = 'menu';
+    fs.writeFileSync(path.join(dir, 'erp.json'), JSON.stringify(erp));
+    const r = runGuichet(['check-config'], { GUICHET_FORMS_DIR: dir });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^guichet: .*forms-bad\/erp\.json: fields\[2\]\.type: unknown type "menu"\n$/);
   });
 
   test('an environment variable overrides the file and is shown as such', () => {

@@ -197,7 +197,10 @@ export async function waitFor(fn, { timeoutMs = 10_000 * SLOW, intervalMs = 50, 
  * Resolves once /healthz answers (whatever the status); rejects with the
  * server's stderr when it exits first.
  */
-export async function startServer({ env = {}, migrate: doMigrate = true, db = true } = {}) {
+/** The reference data make passes (the shared outlines, the COG list). */
+export const REFDATA = (process.env.TEST_REFDATA ?? '').split(' ').filter(Boolean);
+
+export async function startServer({ env = {}, migrate: doMigrate = true, db = true, refdata = false } = {}) {
   let dbName = null;
   let ownDb = false;
   if (db === true) {
@@ -209,6 +212,10 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
   const dbEnv = dbName ? { PGDATABASE: dbName } : {};
   try {
     if (doMigrate && dbName) migrate({ ...dbEnv, ...env });
+    if (refdata && dbName) {
+      const r = runGuichet(['load-refdata', ...REFDATA], dbEnv);
+      assert.equal(r.status, 0, `guichet load-refdata failed:\n${r.stderr}`);
+    }
   } catch (e) {
     if (ownDb) dropDatabase(dbName);
     throw e;
@@ -217,7 +224,8 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
   const port = await freePort();
   const child = spawn(BIN, ['serve'], {
     cwd: ROOT,
-    env: guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: port, ...env }),
+    // No tile server here: the maps show our own outlines only.
+    env: guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: port, GUICHET_MAP_TILES_URL: '', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,0 +1,480 @@
+/*
+ * submission.c — creating, editing and reading submissions.
+ *
+ * One check serves creation and edition: the form engine on the
+ * attributes, then GEOS on the geometry, then the commune the geometry falls
+ * in (from the in-memory index: it fills the commune field when empty, and
+ * a different one is an error, or a warning near a border), then the
+ * author's territory, then the duplicate search in PostGIS. A draft is saved
+ * with its problems listed; a submission is refused (422) while any error
+ * remains, or while warnings are not confirmed (confirm_warnings).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commune.h"
+#include "db.h"
+#include "form.h"
+#include "geom.h"
+#include "http.h"
+#include "submission.h"
+#include "territory.h"
+#include "util.h"
+
+/* The columns of a submission as the API shows it. */
+#define SUB_JSON "json_build_object('id', s.id, 'uid', s.uid, 'guichet', " \
+	"s.guichet, 'state', s.state, 'version', s.version, 'attributes', " \
+	"s.attributes, 'geometry', ST_AsGeoJSON(s.geom)::json, 'insee_commune', " \
+	"s.insee_commune, 'departement', s.departement, 'author_id', " \
+	"s.author_id, 'organisation_id', s.organisation_id, 'warnings', " \
+	"s.warnings, 'created_at', s.created_at, 'updated_at', s.updated_at, " \
+	"'submitted_at', s.submitted_at)"
+
+static const struct form *
+form_of(struct req *r)
+{
+	return form_find(req_param(r, "guichet")->s);
+}
+
+void
+sub_form(struct req *r)
+{
+	http_reply_json(r, 200, json_incref(form_definition(form_of(r))));
+}
+
+struct check {
+	const struct form	*form;
+	json_t			*clean;		/* typed attributes */
+	json_t			*errors;
+	json_t			*warnings;
+	GEOSGeometry		*geom;
+	char			*hexwkb;
+	char			 commune[8];
+	char			 dept[4];
+	int			 outside;	/* commune outside the author's territory */
+};
+
+static void
+check_free(struct check *c)
+{
+	json_decref(c->clean);
+	json_decref(c->errors);
+	json_decref(c->warnings);
+	if (c->geom != NULL)
+		GEOSGeom_destroy_r(geom_ctx(), c->geom);
+	free(c->hexwkb);
+}
+
+/*
+ * Nearby objects of the same guichet: within the form's radius and with a
+ * similar name, or, for addresses, the same number, suffix and street.
+ */
+static int
+duplicates(struct check *c, int64_t self, struct db_err *e)
+{
+	json_t		*dup = json_object_get(form_definition(c->form), "geometry");
+	json_t		*same = json_object_get(json_object_get(dup, "duplicates"),
+			    "same"), *cands;
+	double		 radius = json_number_value(json_object_get(
+			    json_object_get(dup, "duplicates"), "radius_m"));
+	double		 sim = json_number_value(json_object_get(
+			    json_object_get(dup, "duplicates"), "similarity"));
+	const char	*name = json_string_value(json_object_get(c->clean,
+			    form_name_field(c->form)));
+	char		 rad[32], deg[32], simt[32], id[24], *keys, *attrs;
+	const char	*v[9];
+	PGresult	*res;
+
+	if (c->hexwkb == NULL || radius <= 0)
+		return 0;
+	snprintf(rad, sizeof(rad), "%g", radius);
+	snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
+	snprintf(simt, sizeof(simt), "%g", sim);
+	snprintf(id, sizeof(id), "%lld", (long long)self);
+	keys = same ? json_dumps(same, JSON_COMPACT) : NULL;
+	attrs = json_dumps(c->clean, JSON_COMPACT);
+	v[0] = form_guichet(c->form);
+	v[1] = c->hexwkb;
+	v[2] = rad;
+	v[3] = deg;
+	v[4] = id;
+	v[5] = name;
+	v[6] = simt;
+	v[7] = keys;
+	v[8] = attrs;
+	/* Same keys: every listed attribute equal (case-insensitive text).
+	 * Otherwise a similar name (pg_trgm), or any name when none given. */
+	res = db_query(e, DB_IDEMPOTENT, "SELECT coalesce(json_agg(json_build_object("
+	    "'id', id, 'label', label, 'state', state, 'distance_m', d) ORDER BY d), "
+	    "'[]') FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::"
+	    "geography, $2::geometry::geography))::int AS d FROM submissions s "
+	    "WHERE s.guichet = $1 AND s.id <> $5::bigint "
+	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected') "
+	    "AND ST_DWithin(s.geom, $2::geometry, $4::float8) "
+	    "AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
+	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN NOT EXISTS ("
+	    "  SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
+	    "  WHERE lower(coalesce(s.attributes->>k, '')) <> "
+	    "  lower(coalesce(($9::jsonb)->>k, ''))) "
+	    "WHEN $6::text IS NULL THEN true "
+	    "ELSE similarity(s.label, $6) >= $7::float4 END "
+	    "ORDER BY 4 LIMIT 5) t", 9, v);
+	free(keys);
+	free(attrs);
+	if (res == NULL)
+		return -1;
+	cands = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	PQclear(res);
+	if (json_array_size(cands) > 0) {
+		json_t *first = json_array_get(cands, 0);
+
+		form_problem(c->warnings, "geometry", "duplicate_nearby",
+		    "Un objet semblable existe déjà à %lld m : « %s » (n° %lld). "
+		    "Vérifiez qu'il ne s'agit pas du même.",
+		    (long long)json_integer_value(json_object_get(first,
+		    "distance_m")), json_string_value(json_object_get(first,
+		    "label")) ? json_string_value(json_object_get(first, "label")) :
+		    "sans nom", (long long)json_integer_value(json_object_get(first,
+		    "id")));
+		json_object_set(json_array_get(c->warnings,
+		    json_array_size(c->warnings) - 1), "candidates", cands);
+	}
+	json_decref(cands);
+	return 0;
+}
+
+/*
+ * Runs every check on a request's attributes and geometry into c. Returns
+ * 0, or -1 after answering (a database failure).
+ */
+static int
+run_check(struct req *r, struct check *c, int complete, int64_t self)
+{
+	const char		*cf = form_commune_field(c->form);
+	json_t			*geometry = req_param(r, "geometry")->a;
+	json_t			*attrs = req_param(r, "attributes")->a, *v;
+	struct commune_hit	 hit;
+	struct geom_error	 ge;
+	struct db_err		 e;
+	const char		*given, *where = NULL;
+	double			 x, y, m;
+	int			 located = 0;
+
+	c->errors = json_array();
+	c->warnings = json_array();
+	/* The geometry first: the commune it falls in fills an empty commune
+	 * field before the form checks that it is there. */
+	if (geometry != NULL && !json_is_null(geometry)) {
+		c->geom = geom_read(geometry, form_geometry_types(c->form), &ge);
+		if (c->geom == NULL)
+			form_problem(c->errors, "geometry", ge.code, "%s",
+			    ge.message);
+	}
+	if (c->geom != NULL) {
+		c->hexwkb = geom_hexwkb(c->geom);
+		if (commune_count() > 0 && geom_anchor(c->geom, &x, &y) == 0) {
+			if ((located = commune_locate(x, y, &hit)) == 0)
+				form_problem(c->errors, "geometry",
+				    "geometry_outside", "L'objet est hors du "
+				    "territoire couvert par le guichet (%.5f "
+				    "%.5f).", x, y);
+		}
+	}
+	v = json_is_object(attrs) ? json_object_get(attrs, cf) : NULL;
+	if (located && (v == NULL || json_is_null(v) || (json_is_string(v) &&
+	    json_string_length(v) == 0))) {
+		attrs = json_copy(attrs);
+		json_object_set_new(attrs, cf, json_string(hit.code));
+	} else
+		json_incref(attrs);
+	form_validate(c->form, attrs, complete, &c->clean, c->errors,
+	    c->warnings);
+	json_decref(attrs);
+	if (complete && (geometry == NULL || json_is_null(geometry)))
+		form_problem(c->errors, "geometry", "geometry_missing",
+		    "Placez l'objet sur la carte : la géométrie est obligatoire.");
+	given = json_string_value(json_object_get(c->clean, cf));
+	if (located && given != NULL && strcmp(given, hit.code) != 0) {
+		/* Outlines are simplified: near the commune given, a
+		 * different one is only worth a warning. */
+		m = commune_distance(given, x, y);
+		if (m >= 0 && m <= COMMUNE_TOLERANCE_M)
+			form_problem(c->warnings, cf, "commune_border", "L'objet "
+			    "est en limite de la commune %s, dans %s (%s) "
+			    "d'après les contours : vérifiez la commune.", given,
+			    hit.nom, hit.code);
+		else {
+			form_problem(c->errors, cf, "commune_mismatch", "L'objet "
+			    "est dans la commune %s (%s), pas dans %s.", hit.nom,
+			    hit.code, given);
+			where = hit.code;	/* the territory is the map's */
+		}
+	}
+	if (where == NULL)
+		where = given;
+	if (where != NULL) {
+		snprintf(c->commune, sizeof(c->commune), "%s", given ? given : where);
+		terr_dept_of(c->commune, c->dept);
+		c->outside = authz_place(r->who, ACT_SUBMIT, where).status != 0;
+	}
+	if (complete && json_array_size(c->errors) == 0 &&
+	    duplicates(c, self, &e) != 0) {
+		db_reply_error(r, &e);
+		return -1;
+	}
+	return 0;
+}
+
+/* 422 with the lists, in the one error shape plus "errors" and "warnings". */
+static void
+reply_invalid(struct req *r, struct check *c, const char *code,
+    const char *message)
+{
+	json_t	*first = json_array_get(c->errors, 0), *body;
+
+	if (first == NULL)
+		first = json_array_get(c->warnings, 0);
+	body = http_error_json(code, message, json_string_value(
+	    json_object_get(first, "field")));
+	json_object_set(body, "errors", c->errors);
+	json_object_set(body, "warnings", c->warnings);
+	http_reply_json(r, 422, body);
+}
+
+/*
+ * After the checks: refuses what cannot be saved, and tells whether the
+ * submission goes in (1) or stays a draft (0). Returns -1 when answered.
+ */
+static int
+gate(struct req *r, struct check *c, int submit)
+{
+	char	msg[128];
+
+	if (c->outside) {
+		http_reply_error(r, 403, "outside_territory", "Cette commune est "
+		    "hors du territoire de votre compte.",
+		    form_commune_field(c->form));
+		return -1;
+	}
+	if (!submit)
+		return 0;
+	if (json_array_size(c->errors) > 0) {
+		snprintf(msg, sizeof(msg), "La saisie contient %zu erreur(s) : "
+		    "corrigez-les avant de la soumettre.",
+		    json_array_size(c->errors));
+		reply_invalid(r, c, "validation_failed", msg);
+		return -1;
+	}
+	if (json_array_size(c->warnings) > 0 &&
+	    !req_param(r, "confirm_warnings")->i) {
+		reply_invalid(r, c, "warnings_unconfirmed", "La saisie appelle des "
+		    "remarques : confirmez-les (confirm_warnings) pour la "
+		    "soumettre.");
+		return -1;
+	}
+	return 1;
+}
+
+static void
+reply_saved(struct req *r, unsigned status, PGresult *res, struct check *c)
+{
+	json_t	*j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+
+	if (j == NULL)
+		j = json_object();
+	json_object_set(j, "errors", c->errors);
+	json_object_set(j, "warnings", c->warnings);
+	http_reply_json(r, status, j);
+}
+
+void
+sub_create(struct req *r)
+{
+	struct check	 c = { form_of(r) };
+	struct db_err	 e;
+	PGresult	*res;
+	char		 uid[24], oid[24], *attrs = NULL, *warn = NULL;
+	const char	*v[10];
+	int		 submit = req_param(r, "submit")->i != 0, go;
+
+	if (run_check(r, &c, submit, 0) || (go = gate(r, &c, submit)) < 0)
+		goto out;
+	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
+	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
+	attrs = json_dumps(c.clean, JSON_COMPACT);
+	warn = json_dumps(c.warnings, JSON_COMPACT);
+	v[0] = form_guichet(c.form);
+	v[1] = go ? "submitted" : "draft";
+	v[2] = attrs;
+	v[3] = c.hexwkb;
+	v[4] = json_string_value(json_object_get(c.clean,
+	    form_name_field(c.form)));
+	v[5] = c.commune[0] ? c.commune : NULL;
+	v[6] = c.dept[0] ? c.dept : NULL;
+	v[7] = uid;
+	v[8] = oid;
+	v[9] = go ? warn : "[]";
+	res = db_query(&e, 0, "WITH s AS (INSERT INTO submissions (guichet, state, "
+	    "attributes, geom, label, insee_commune, departement, author_id, "
+	    "organisation_id, warnings, submitted_at) VALUES ($1, $2, $3, "
+	    "$4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = 'submitted' "
+	    "THEN now() END) RETURNING *) SELECT " SUB_JSON " FROM s", 10, v);
+	if (res == NULL)
+		db_reply_error(r, &e);
+	else {
+		reply_saved(r, 201, res, &c);
+		PQclear(res);
+	}
+out:
+	free(attrs);
+	free(warn);
+	check_free(&c);
+}
+
+/*
+ * Who may read a submission: its author, the admins of its organisation,
+ * and platform admins (reviewers come with moderation). Others get 404, so
+ * that ids tell nothing.
+ */
+static const char *const VISIBLE =
+    "(s.author_id = $2 OR ($4 = 'admin') OR "
+    "($4 = 'org_admin' AND s.organisation_id = $3))";
+
+void
+sub_get(struct req *r)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	char		 id[24], uid[24], oid[24], sql[1024];
+	const char	*v[5] = { id, uid, oid, role_name(r->who->role),
+	    form_guichet(form_of(r)) };
+
+	snprintf(id, sizeof(id), "%lld", req_param(r, "id")->i);
+	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
+	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
+	snprintf(sql, sizeof(sql), "SELECT " SUB_JSON " FROM submissions s "
+	    "WHERE s.id = $1 AND s.guichet = $5 AND %s", VISIBLE);
+	res = db_query(&e, DB_IDEMPOTENT, sql, 5, v);
+	if (res == NULL) {
+		db_reply_error(r, &e);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		http_reply_error(r, 404, "not_found", "Cette saisie n'existe pas.",
+		    NULL);
+	else
+		http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0,
+		    NULL));
+	PQclear(res);
+}
+
+void
+sub_list(struct req *r)
+{
+	const struct param_val *st = req_param(r, "state"),
+	    *lim = req_param(r, "limit"), *off = req_param(r, "offset");
+	struct db_err	 e;
+	PGresult	*res;
+	char		 uid[24], l[24], o[24];
+	const char	*v[5] = { form_guichet(form_of(r)), uid,
+	    st->set ? st->s : NULL, l, o };
+
+	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
+	snprintf(l, sizeof(l), "%lld", lim->set ? lim->i : 50);
+	snprintf(o, sizeof(o), "%lld", off->set ? off->i : 0);
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT json_build_object('total', "
+	    "(SELECT count(*) FROM submissions WHERE guichet = $1 AND "
+	    "author_id = $2 AND ($3::text IS NULL OR state = $3)), "
+	    "'submissions', coalesce(json_agg(" SUB_JSON " ORDER BY s.updated_at "
+	    "DESC, s.id DESC), '[]')) FROM (SELECT * FROM submissions "
+	    "WHERE guichet = $1 AND author_id = $2 AND ($3::text IS NULL OR "
+	    "state = $3) ORDER BY updated_at DESC, id DESC LIMIT $4 OFFSET $5) s",
+	    5, v);
+	if (res == NULL) {
+		db_reply_error(r, &e);
+		return;
+	}
+	http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
+	PQclear(res);
+}
+
+/*
+ * Edits one's own draft (and submits it when asked). The version sent back
+ * must be the current one: a stale edit gets 409 with the current version.
+ */
+void
+sub_update(struct req *r)
+{
+	struct check	 c = { form_of(r) };
+	const struct param_val *ver = req_param(r, "version");
+	struct db_err	 e;
+	PGresult	*res = NULL;
+	char		 id[24], uid[24], vs[24], *attrs = NULL, *warn = NULL;
+	const char	*v[10], *k[3] = { id, uid, NULL };
+	int		 submit = req_param(r, "submit")->i != 0, go;
+
+	snprintf(id, sizeof(id), "%lld", req_param(r, "id")->i);
+	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
+	k[2] = form_guichet(c.form);
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, version FROM submissions "
+	    "WHERE id = $1 AND author_id = $2 AND guichet = $3", 3, k);
+	if (res == NULL) {
+		db_reply_error(r, &e);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		http_reply_error(r, 404, "not_found", "Cette saisie n'existe pas.",
+		    NULL);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "draft") != 0) {
+		http_reply_error(r, 409, "not_editable", "Seul un brouillon peut "
+		    "être modifié.", NULL);
+		goto out;
+	}
+	if (ver->set && ver->i != atoll(PQgetvalue(res, 0, 1))) {
+		http_reply_error(r, 409, "stale_version", "La saisie a été "
+		    "modifiée entre-temps : rechargez-la.", "version");
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (run_check(r, &c, submit, req_param(r, "id")->i) ||
+	    (go = gate(r, &c, submit)) < 0)
+		goto out;
+	attrs = json_dumps(c.clean, JSON_COMPACT);
+	warn = json_dumps(c.warnings, JSON_COMPACT);
+	snprintf(vs, sizeof(vs), "%lld", ver->set ? ver->i : -1);
+	v[0] = id;
+	v[1] = go ? "submitted" : "draft";
+	v[2] = attrs;
+	v[3] = c.hexwkb;
+	v[4] = json_string_value(json_object_get(c.clean,
+	    form_name_field(c.form)));
+	v[5] = c.commune[0] ? c.commune : NULL;
+	v[6] = c.dept[0] ? c.dept : NULL;
+	v[7] = go ? warn : "[]";
+	v[8] = vs;
+	v[9] = uid;
+	/* The state and version are checked again where they are written. */
+	res = db_query(&e, 0, "WITH s AS (UPDATE submissions SET state = $2, "
+	    "attributes = $3, geom = $4::geometry, label = $5, insee_commune = $6, "
+	    "departement = $7, warnings = $8, version = version + 1, "
+	    "updated_at = now(), submitted_at = CASE WHEN $2 = 'submitted' "
+	    "THEN now() END WHERE id = $1 AND author_id = $10 AND state = 'draft' "
+	    "AND ($9::int < 0 OR version = $9::int) RETURNING *) "
+	    "SELECT " SUB_JSON " FROM s", 10, v);
+	if (res == NULL)
+		db_reply_error(r, &e);
+	else if (PQntuples(res) == 0)
+		http_reply_error(r, 409, "stale_version", "La saisie a été "
+		    "modifiée entre-temps : rechargez-la.", "version");
+	else
+		reply_saved(r, 200, res, &c);
+out:
+	PQclear(res);
+	free(attrs);
+	free(warn);
+	check_free(&c);
+}

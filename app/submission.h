@@ -1,0 +1,18 @@
+/*
+ * submission.h — the three guichets' submissions: drafts (saved whatever
+ * their errors), submission (full validation: the form's rules, the
+ * geometry's checks, the containing commune, the author's territory, and
+ * nearby look-alikes as warnings to confirm), an author's list and reads.
+ */
+#ifndef GUICHET_SUBMISSION_H
+#define GUICHET_SUBMISSION_H
+
+struct req;
+
+void	 sub_form(struct req *);
+void	 sub_create(struct req *);
+void	 sub_list(struct req *);
+void	 sub_get(struct req *);
+void	 sub_update(struct req *);
+
+#endif

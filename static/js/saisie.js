@@ -1,0 +1,308 @@
+// Entering an object in a guichet: the form is built from the guichet's
+// definition (GET /api/v1/forms/{guichet}), the geometry is placed on a
+// Leaflet map that shows commune outlines from our own data (and a base
+// layer when one is configured), and errors come back beside their fields.
+import * as L from '/vendor/leaflet/leaflet-src.esm.js';
+import { api, ApiError } from './api.js';
+import { el, clear, showError, showOk } from './dom.js';
+import { startPage } from './layout.js';
+
+const params = new URLSearchParams(location.search);
+const guichet = params.get('guichet') ?? 'erp';
+let editing = params.get('id') ? { id: Number(params.get('id')) } : null;
+let form;
+let map;
+let marker = null;
+let polygon = null;
+let drawing = null;		// vertices while a contour is drawn
+let mode = 'point';
+
+// --- the form -------------------------------------------------------------
+
+function inputFor(f) {
+  const id = `champ-${f.name}`;
+  const common = { id, name: f.name, 'aria-describedby': f.help ? `${id}-aide` : false };
+  switch (f.type) {
+    case 'enum':
+      return el('select', common, el('option', { value: '', text: '—' }),
+        f.values.map((v) => el('option', { value: v.value, text: v.label })));
+    case 'enum_list':
+      return el('fieldset', { id, class: 'choix', 'data-name': f.name },
+        el('legend', { class: 'vh', text: f.label }),
+        f.values.map((v) => el('label', { class: 'case' },
+          el('input', { type: 'checkbox', name: f.name, value: v.value }), v.label)));
+    case 'boolean':
+      return el('select', common, el('option', { value: '', text: '—' }),
+        el('option', { value: 'true', text: 'Oui' }), el('option', { value: 'false', text: 'Non' }));
+    case 'integer':
+      return el('input', { ...common, type: 'number', inputmode: 'numeric', step: 1, min: f.min, max: f.max });
+    default:
+      return el('input', { ...common, type: 'text', maxlength: f.max_length,
+        list: f.suggestions_by ? `${id}-liste` : false,
+        inputmode: f.type === 'siret' || f.type === 'insee_commune' ? 'numeric' : false });
+  }
+}
+
+function renderFields() {
+  const box = clear(document.getElementById('champs'));
+  for (const f of form.fields) {
+    const wrap = el('div', { class: 'champ', 'data-field': f.name },
+      f.type === 'enum_list' ? null : el('label', { for: `champ-${f.name}`, class: f.required ? 'requis' : false, text: f.label }),
+      inputFor(f),
+      f.help ? el('p', { class: 'aide', id: `champ-${f.name}-aide`, text: f.help }) : null,
+      f.suggestions_by ? el('datalist', { id: `champ-${f.name}-liste` }) : null);
+    box.append(wrap);
+    if (f.required) wrap.querySelector('input, select')?.setAttribute('aria-required', 'true');
+    if (f.default !== undefined) setValue(f, f.default);
+  }
+  const fm = document.getElementById('form-saisie');
+  fm.addEventListener('change', refreshConditions);
+  refreshConditions();
+}
+
+function setValue(f, v) {
+  if (f.type === 'enum_list') {
+    for (const c of document.querySelectorAll(`input[name="${f.name}"]`)) c.checked = (v ?? []).includes(c.value);
+    return;
+  }
+  const input = document.getElementById(`champ-${f.name}`);
+  input.value = v === undefined || v === null ? '' : String(v);
+}
+
+function getValue(f) {
+  if (f.type === 'enum_list') {
+    const vals = [...document.querySelectorAll(`input[name="${f.name}"]:checked`)].map((c) => c.value);
+    return vals.length ? vals : undefined;
+  }
+  const raw = document.getElementById(`champ-${f.name}`).value.trim();
+  if (raw === '') return undefined;
+  if (f.type === 'integer') return Number(raw);
+  if (f.type === 'boolean') return raw === 'true';
+  return raw;
+}
+
+function attributes() {
+  const out = {};
+  for (const f of form.fields) {
+    const wrap = document.querySelector(`[data-field="${f.name}"]`);
+    if (wrap.hidden) continue;
+    const v = getValue(f);
+    if (v !== undefined) out[f.name] = v;
+  }
+  return out;
+}
+
+function condTrue(c, attrs) {
+  const v = attrs[c.field];
+  if (c.in) return c.in.includes(v);
+  return !c.not_in.includes(v);
+}
+
+// Fields that do not apply are hidden; suggestion lists follow their field.
+function refreshConditions() {
+  const attrs = {};
+  for (const f of form.fields) attrs[f.name] = getValue(f);
+  for (const f of form.fields) {
+    const wrap = document.querySelector(`[data-field="${f.name}"]`);
+    if (f.allowed_if) wrap.hidden = !condTrue(f.allowed_if, attrs);
+    if (f.suggestions_by) {
+      const list = clear(document.getElementById(`champ-${f.name}-liste`));
+      for (const s of f.suggestions_by.values[attrs[f.suggestions_by.field]] ?? []) list.append(el('option', { value: s }));
+    }
+    if (f.required_if) {
+      const on = condTrue(f.required_if, attrs);
+      wrap.querySelector('label')?.classList.toggle('requis', on);
+      wrap.querySelector('input, select')?.setAttribute('aria-required', String(on));
+    }
+  }
+}
+
+// --- the map ----------------------------------------------------------------
+
+async function outlines(layer) {
+  if (map.getZoom() < 11) { layer.clearLayers(); return; }
+  const b = map.getBounds();
+  const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((n) => n.toFixed(5)).join(',');
+  try {
+    const fc = await api('GET', `/api/v1/ref/zones?kind=commune&bbox=${bbox}`);
+    layer.clearLayers();
+    layer.addData(fc);
+  } catch { /* the map stays usable without outlines */ }
+}
+
+function showCoordinates(text) {
+  document.getElementById('coordonnees').textContent = text;
+}
+
+function setPoint(latlng) {
+  if (polygon) { polygon.remove(); polygon = null; }
+  if (marker) marker.setLatLng(latlng);
+  else {
+    marker = L.marker(latlng, { draggable: true, keyboard: true, title: 'Objet saisi' }).addTo(map);
+    marker.on('dragend', () => setPoint(marker.getLatLng()));
+  }
+  const geometry = { type: 'Point', coordinates: [Number(latlng.lng.toFixed(7)), Number(latlng.lat.toFixed(7))] };
+  document.querySelector('input[name="geometry"]').value = JSON.stringify(geometry);
+  showCoordinates(`Point : ${latlng.lat.toFixed(6)} N, ${latlng.lng.toFixed(6)} E`);
+}
+
+function setPolygon(latlngs) {
+  if (marker) { marker.remove(); marker = null; }
+  if (polygon) polygon.remove();
+  polygon = L.polygon(latlngs, { color: '#000091' }).addTo(map);
+  const ring = latlngs.map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
+  ring.push(ring[0]);
+  document.querySelector('input[name="geometry"]').value = JSON.stringify({ type: 'Polygon', coordinates: [ring] });
+  showCoordinates(`Contour de ${latlngs.length} sommets`);
+}
+
+function setMode(m) {
+  mode = m;
+  drawing = m === 'contour' ? [] : null;
+  document.getElementById('fermer-contour').hidden = m !== 'contour';
+  document.getElementById('mode-point').setAttribute('aria-pressed', String(m === 'point'));
+  document.getElementById('mode-contour').setAttribute('aria-pressed', String(m === 'contour'));
+  showCoordinates(m === 'contour' ? 'Cliquez les sommets du contour, puis « Fermer le contour ».' : '');
+}
+
+async function startMap(session) {
+  const config = await api('GET', '/api/v1/ui-config');
+  map = L.map('carte', { zoomControl: true }).setView([43.6045, 1.4440], 13);
+  if (config.tiles_url) {
+    L.tileLayer(config.tiles_url, { attribution: config.tiles_attribution ?? '', maxZoom: 19 }).addTo(map);
+  }
+  const layer = L.geoJSON(null, {
+    style: { color: '#555', weight: 1, fill: false },
+    interactive: false,
+  }).addTo(map);
+  map.on('moveend', () => outlines(layer));
+  // Start on the account's territory: its first commune, or département.
+  const t = session.user.territory;
+  const zone = t.communes?.[0] ? ['commune', t.communes[0]] : t.departements?.[0] ? ['departement', t.departements[0]] : null;
+  if (zone && !editing) {
+    try {
+      const fc = await api('GET', `/api/v1/ref/zones?kind=${zone[0]}&code=${zone[1]}`);
+      const f = fc.features[0];
+      if (f) map.fitBounds([[f.bbox[1], f.bbox[0]], [f.bbox[3], f.bbox[2]]]);
+    } catch { /* stay where we are */ }
+  }
+  outlines(layer);
+  const types = form.geometry.types;
+  document.getElementById('mode-contour').hidden = !types.includes('Polygon');
+  document.getElementById('mode-point').hidden = !types.includes('Point');
+  setMode(types.includes('Point') ? 'point' : 'contour');
+  map.on('click', (ev) => {
+    if (mode === 'point') setPoint(ev.latlng);
+    else {
+      drawing.push(ev.latlng);
+      if (polygon) polygon.remove();
+      polygon = L.polyline(drawing, { color: '#000091', dashArray: '4' }).addTo(map);
+      showCoordinates(`${drawing.length} sommet(s) : « Fermer le contour » quand il est fini.`);
+    }
+  });
+  document.getElementById('mode-point').addEventListener('click', () => setMode('point'));
+  document.getElementById('mode-contour').addEventListener('click', () => setMode('contour'));
+  document.getElementById('fermer-contour').addEventListener('click', () => {
+    if (drawing && drawing.length >= 3) { setPolygon(drawing); setMode('contour'); }
+    else showCoordinates('Un contour demande au moins trois sommets.');
+  });
+  document.getElementById('effacer').addEventListener('click', () => {
+    if (marker) marker.remove();
+    if (polygon) polygon.remove();
+    marker = polygon = null;
+    document.querySelector('input[name="geometry"]').value = '';
+    setMode(mode);
+  });
+  document.getElementById('geolocaliser').addEventListener('click', () => {
+    if (!navigator.geolocation) { showCoordinates('La géolocalisation n’est pas disponible.'); return; }
+    navigator.geolocation.getCurrentPosition((pos) => {
+      const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      map.setView(ll, 18);
+      if (mode === 'point') setPoint(ll);
+    }, () => showCoordinates('Position introuvable.'), { enableHighAccuracy: true, timeout: 15000 });
+  });
+}
+
+// --- saving -------------------------------------------------------------------
+
+function showProblems(fm, err) {
+  const list = clear(document.getElementById('liste-remarques'));
+  document.getElementById('remarques').hidden = true;
+  showError(fm, null);
+  for (const m of fm.querySelectorAll('.erreur-champ')) m.remove();
+  const errors = err.body?.errors ?? [];
+  for (const e of errors) {
+    const wrap = e.field === 'geometry' ? document.querySelector('.carte-saisie') : document.querySelector(`[data-field="${e.field}"]`);
+    const target = wrap ?? fm;
+    target.append(el('p', { class: 'erreur-champ', text: e.message }));
+    const input = wrap?.querySelector('input, select');
+    if (input) input.setAttribute('aria-invalid', 'true');
+  }
+  const warnings = err.body?.warnings ?? [];
+  if (warnings.length && !errors.length) {
+    for (const w of warnings) list.append(el('li', { text: w.message }));
+    document.getElementById('remarques').hidden = false;
+  }
+  const box = fm.querySelector('.message');
+  box.textContent = err.message;
+  box.className = 'message ko';
+}
+
+async function save(submit) {
+  const fm = document.getElementById('form-saisie');
+  for (const i of fm.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
+  const g = fm.elements.geometry.value;
+  const body = { attributes: attributes(), geometry: g ? JSON.parse(g) : null, submit,
+    confirm_warnings: document.getElementById('confirmer').checked };
+  try {
+    const s = editing
+      ? await api('PATCH', `/api/v1/guichets/${guichet}/submissions/${editing.id}`, { ...body, version: editing.version })
+      : await api('POST', `/api/v1/guichets/${guichet}/submissions`, body);
+    editing = { id: s.id, version: s.version };
+    history.replaceState(null, '', `?guichet=${guichet}&id=${s.id}`);
+    for (const m of fm.querySelectorAll('.erreur-champ')) m.remove();
+    document.getElementById('remarques').hidden = true;
+    if (s.state === 'submitted') {
+      showOk(fm, `Saisie n° ${s.id} soumise : elle est transmise aux relecteurs.`);
+      for (const b of fm.querySelectorAll('button')) b.disabled = true;
+    } else {
+      showOk(fm, `Brouillon n° ${s.id} enregistré${s.errors.length ? ` (${s.errors.length} point(s) à compléter)` : ''}.`);
+    }
+  } catch (e) {
+    if (e instanceof ApiError) showProblems(fm, e);
+    else throw e;
+  }
+}
+
+async function load() {
+  const s = await api('GET', `/api/v1/guichets/${guichet}/submissions/${editing.id}`);
+  editing.version = s.version;
+  for (const f of form.fields) setValue(f, s.attributes[f.name]);
+  refreshConditions();
+  if (s.geometry?.type === 'Point') {
+    const ll = L.latLng(s.geometry.coordinates[1], s.geometry.coordinates[0]);
+    setPoint(ll);
+    map.setView(ll, 17);
+  } else if (s.geometry) {
+    const ring = (s.geometry.type === 'Polygon' ? s.geometry.coordinates : s.geometry.coordinates[0])[0];
+    const lls = ring.slice(0, -1).map((c) => L.latLng(c[1], c[0]));
+    setPolygon(lls);
+    map.fitBounds(L.latLngBounds(lls));
+  }
+  if (s.state !== 'draft') for (const b of document.querySelectorAll('#form-saisie button')) b.disabled = true;
+}
+
+const session = await startPage('contributor');
+if (session) {
+  form = await api('GET', `/api/v1/forms/${guichet}`);
+  document.title = `${form.title} — Guichet`;
+  document.getElementById('titre').textContent = form.title;
+  document.getElementById('description').textContent = form.description;
+  document.getElementById('aide-geometrie').textContent = form.geometry.help ?? '';
+  renderFields();
+  await startMap(session);
+  if (editing) await load();
+  const fm = document.getElementById('form-saisie');
+  fm.addEventListener('submit', (ev) => { ev.preventDefault(); save(true); });
+  document.getElementById('brouillon').addEventListener('click', () => save(false));
+}

@@ -1,0 +1,203 @@
+// The three guichets over HTTP: forms, drafts and submissions, every error
+// of the geometry checks, the containing commune, the author's territory,
+// duplicates as warnings to confirm, edits with versions, and who reads what.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, psql, REFDATA } from './harness.mjs';
+import { Client, FAST_ARGON2, fixture } from './accounts.mjs';
+
+let srv;
+let fx;
+let agent;		// contributor of the Commune de Toulouse
+let other;		// org admin of the Commune de Montpellier
+const CAPITOLE = { type: 'Point', coordinates: [1.4436, 43.6045] };
+const MONTPELLIER = 'POINT(3.8767 43.6108)';
+
+before(async () => {
+  assert.ok(REFDATA.length > 0, 'TEST_REFDATA must name the reference data (make sets it)');
+  srv = await startServer({ env: { ...FAST_ARGON2 }, refdata: true });
+  fx = fixture(srv.db);
+  agent = new Client(srv.base);
+  await agent.login(fx.users.contributor.email, fx.users.contributor.password);
+  other = new Client(srv.base);
+  await other.login(fx.users.away_admin.email, fx.users.away_admin.password);
+});
+
+after(async () => { await srv?.stop(); });
+
+const count = () => Number(psql(srv.db, 'SELECT count(*) FROM submissions'));
+const erp = (extra = {}) => ({ libelle: 'Théâtre du Capitole', categorie: '2', type_principal: 'L',
+  capacite_d_accueil_du_public: 1156, ...extra });
+const post = (c, guichet, body) => c.req('POST', `/api/v1/guichets/${guichet}/submissions`, body);
+function codes(r, list = 'errors') {
+  return (r.json?.[list] ?? []).map((e) => `${e.field}:${e.code}`);
+}
+
+describe('forms', () => {
+  test('each guichet’s form is served, with fields, labels and export names', async () => {
+    for (const g of ['erp', 'equipco', 'adresse']) {
+      const r = await new Client(srv.base).req('GET', `/api/v1/forms/${g}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.json.guichet, g);
+      assert.ok(r.json.fields.length >= 8);
+      for (const f of r.json.fields) assert.ok(f.label && f.export, f.name);
+    }
+    assert.equal((await new Client(srv.base).req('GET', '/api/v1/forms/routes')).status, 404);
+  });
+
+  test('/healthz says containment checks are on', async () => {
+    const r = await new Client(srv.base).req('GET', '/healthz');
+    assert.equal(r.json.containment, 'on');
+    assert.ok(r.json.communes > 4000);
+  });
+});
+
+describe('submitting', () => {
+  test('a valid ERP is stored as submitted, its commune and département from the point', async () => {
+    const r = await post(agent, 'erp', { attributes: erp({ numero_siret: '73282932000074', public: true }), geometry: CAPITOLE, submit: true });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.state, 'submitted');
+    assert.equal(r.json.attributes.insee_commune, '31555');
+    assert.equal(r.json.attributes.etat_de_l_objet, 'En service');
+    assert.deepEqual(r.json.geometry, CAPITOLE);
+    const row = psql(srv.db, `SELECT insee_commune, departement, label, attributes->>'numero_siret', ST_AsText(geom), author_id FROM submissions WHERE id = ${r.json.id}`);
+    assert.equal(row, `31555|31|Théâtre du Capitole|73282932000074|POINT(1.4436 43.6045)|${fx.users.contributor.id}`);
+  });
+
+  test('errors come all at once, each with its field, and nothing is stored', async () => {
+    const n = count();
+    const r = await post(agent, 'erp', { attributes: { libelle: 'X', categorie: '1', type_principal: 'ZZ', capacite_d_accueil_du_public: 10 }, geometry: CAPITOLE, submit: true });
+    assert.equal(r.status, 422);
+    assert.equal(r.json.error.code, 'validation_failed');
+    assert.deepEqual(codes(r), ['libelle:field_too_short', 'type_principal:field_enum', 'categorie:categorie_capacite']);
+    assert.equal(count(), n);
+  });
+
+  test('geometry errors are distinct', async () => {
+    const cases = [
+      ['erp', 'POINT(1.44', 'geometry_parse'],
+      ['erp', 'POLYGON((1.44 43.60, 1.45 43.60, 1.45 43.61, 1.44 43.60))', 'geometry_type'],
+      ['erp', 'POINT EMPTY', 'geometry_empty'],
+      ['erp', 'POINT(200 43)', 'geometry_coordinates'],
+      ['equipco', 'POLYGON((1.41 43.62, 1.42 43.63, 1.42 43.62, 1.41 43.63, 1.41 43.62))', 'geometry_invalid'],
+      ['erp', 'POINT(2.35 48.85)', 'geometry_outside'],
+      ['erp', null, 'geometry_missing'],
+    ];
+    for (const [g, geometry, code] of cases) {
+      const attrs = g === 'erp' ? erp() : { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade' };
+      const r = await post(agent, g, { attributes: attrs, geometry, submit: true });
+      assert.equal(r.status, 422, `${geometry}: ${r.text}`);
+      assert.deepEqual(codes(r), [`geometry:${code}`], String(geometry));
+    }
+    const bad = await post(agent, 'equipco', { attributes: {}, geometry: 'POLYGON((1.41 43.62, 1.42 43.63, 1.42 43.62, 1.41 43.63, 1.41 43.62))', submit: true });
+    assert.match(bad.json.errors.find((e) => e.field === 'geometry').message, /auto-intersection en 1\.415000 43\.625000/);
+  });
+
+  test('a polygon of more than 100,000 vertices is refused', async () => {
+    const ring = Array.from({ length: 100001 }, (_, i) => [1.4 + 0.01 * Math.cos(i / 16000), 43.6 + 0.01 * Math.sin(i / 16000)]);
+    ring.push(ring[0]);
+    const r = await post(agent, 'equipco', { attributes: {}, geometry: { type: 'Polygon', coordinates: [ring] }, submit: true });
+    assert.equal(r.status, 422);
+    assert.ok(codes(r).includes('geometry:geometry_too_large'), codes(r).join());
+  });
+
+  test('a commune that does not contain the point is an error, near its border a warning', async () => {
+    let r = await post(agent, 'erp', { attributes: erp({ insee_commune: '31069' }), geometry: CAPITOLE, submit: true });
+    assert.deepEqual(codes(r), ['insee_commune:commune_mismatch']);
+    // A point of Toulouse 20 m from its border with Blagnac (31069).
+    const [x, y] = psql(srv.db, `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(
+      ST_Buffer(ST_Intersection(ST_Boundary(t.geom), ST_Boundary(b.geom))::geography, 20)::geometry, t.geom)) p
+      FROM ref_zones t, ref_zones b WHERE t.kind = 'commune' AND t.code = '31555' AND b.kind = 'commune' AND b.code = '31069') q`).split('|').map(Number);
+    // (The platform admin, whose territory covers both communes.)
+    const admin = new Client(srv.base);
+    await admin.login(fx.users.admin.email, fx.users.admin.password);
+    r = await post(admin, 'erp', { attributes: erp({ libelle: 'Limite', insee_commune: '31069' }), geometry: `POINT(${x} ${y})`, submit: true });
+    assert.deepEqual(codes(r, 'warnings'), ['insee_commune:commune_border'], `${x} ${y}: ${r.text}`);
+    assert.equal(r.json.error.code, 'warnings_unconfirmed');
+  });
+
+  test('outside the author’s territory is refused', async () => {
+    const r = await post(agent, 'erp', { attributes: erp({ libelle: 'Opéra Comédie' }), geometry: MONTPELLIER, submit: true });
+    assert.deepEqual([r.status, r.json.error.code, r.json.error.field], [403, 'outside_territory', 'insee_commune']);
+  });
+
+  test('a look-alike nearby is a warning to confirm; confirmed, it is kept with the submission', async () => {
+    const n = count();
+    let r = await post(agent, 'erp', { attributes: erp({ libelle: 'Theatre du Capitole' }), geometry: { type: 'Point', coordinates: [1.4437, 43.6046] }, submit: true });
+    assert.equal(r.status, 422);
+    assert.equal(r.json.error.code, 'warnings_unconfirmed');
+    const w = r.json.warnings.find((x) => x.code === 'duplicate_nearby');
+    assert.ok(w.candidates[0].distance_m < 50);
+    assert.equal(w.candidates[0].label, 'Théâtre du Capitole');
+    assert.equal(count(), n);
+    r = await post(agent, 'erp', { attributes: erp({ libelle: 'Theatre du Capitole' }), geometry: { type: 'Point', coordinates: [1.4437, 43.6046] }, submit: true, confirm_warnings: true });
+    assert.equal(r.status, 201);
+    assert.equal(psql(srv.db, `SELECT warnings->0->>'code' FROM submissions WHERE id = ${r.json.id}`), 'duplicate_nearby');
+  });
+
+  test('addresses: 99999 needs no position; the same number in the same street within 5 m is a look-alike', async () => {
+    let r = await post(agent, 'adresse', { attributes: { voie_nom: 'Lieu-dit Borderouge', numero: 99999 }, geometry: 'POINT(1.4590 43.6410)', submit: true });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.attributes.commune_insee, '31555');
+    r = await post(agent, 'adresse', { attributes: { voie_nom: 'Rue du Taur', numero: 12 }, geometry: 'POINT(1.4430 43.6060)', submit: true });
+    assert.deepEqual(codes(r), ['position:field_required']);
+    r = await post(agent, 'adresse', { attributes: { voie_nom: 'Rue du Taur', numero: 12, position: 'entrée' }, geometry: 'POINT(1.4430 43.6060)', submit: true });
+    assert.equal(r.status, 201);
+    r = await post(agent, 'adresse', { attributes: { voie_nom: 'rue du Taur', numero: 12, position: 'entrée' }, geometry: 'POINT(1.44302 43.60601)', submit: true });
+    assert.equal(r.json?.warnings?.[0]?.code, 'duplicate_nearby', r.text);
+    r = await post(agent, 'adresse', { attributes: { voie_nom: 'Rue du Taur', numero: 14, position: 'entrée' }, geometry: 'POINT(1.44302 43.60601)', submit: true });
+    assert.equal(r.status, 201, 'another number is no duplicate');
+  });
+
+  test('bad bodies name their member; undeclared attributes are dropped', async () => {
+    let r = await post(agent, 'erp', { geometry: CAPITOLE });
+    assert.deepEqual([r.status, r.json.error.code, r.json.error.field], [400, 'param_missing', 'attributes']);
+    r = await post(agent, 'erp', { attributes: [], geometry: CAPITOLE });
+    assert.deepEqual(codes(r), ['null:attributes_type']);
+    r = await post(agent, 'erp', { attributes: erp({ pirate: '<script>' }), geometry: CAPITOLE, submit: false });
+    assert.equal(r.status, 201);
+    assert.equal(r.json.attributes.pirate, undefined);
+  });
+});
+
+describe('drafts and edits', () => {
+  let draft;
+
+  test('a draft is saved with its problems listed', async () => {
+    const r = await post(agent, 'equipco', { attributes: { categorie: 'Sport', toponyme: 'S' }, submit: false });
+    assert.equal(r.status, 201);
+    assert.equal(r.json.state, 'draft');
+    assert.deepEqual(codes(r), ['toponyme:field_too_short']);
+    draft = r.json;
+  });
+
+  test('the author edits and submits it; then it is no longer editable', async () => {
+    let r = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`,
+      { attributes: { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade Ernest-Wallon' }, geometry: 'POINT(1.4153 43.6230)', version: draft.version });
+    assert.deepEqual([r.status, r.json.state, r.json.version], [200, 'draft', 2]);
+    const stale = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`,
+      { attributes: {}, version: 1 });
+    assert.deepEqual([stale.status, stale.json.error.code], [409, 'stale_version']);
+    r = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`,
+      { attributes: { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade Ernest-Wallon' }, geometry: 'POINT(1.4153 43.6230)', version: 2, submit: true });
+    assert.deepEqual([r.status, r.json.state], [200, 'submitted']);
+    r = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`, { attributes: {} });
+    assert.deepEqual([r.status, r.json.error.code], [409, 'not_editable']);
+  });
+
+  test('an author lists its own submissions; others’ are 404', async () => {
+    const mine = await agent.req('GET', '/api/v1/guichets/erp/submissions?limit=2');
+    assert.equal(mine.status, 200);
+    assert.equal(mine.json.submissions.length, 2);
+    assert.ok(mine.json.total >= 3);
+    assert.ok(mine.json.submissions.every((s) => s.author_id === fx.users.contributor.id));
+    const submitted = await agent.req('GET', '/api/v1/guichets/equipco/submissions?state=submitted');
+    assert.deepEqual(submitted.json.submissions.map((s) => s.id), [draft.id]);
+    assert.equal((await other.req('GET', `/api/v1/guichets/equipco/submissions/${draft.id}`)).status, 404);
+    assert.equal((await other.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`, { attributes: {} })).status, 404);
+    assert.equal((await agent.req('GET', `/api/v1/guichets/erp/submissions/${draft.id}`)).status, 404, 'another guichet');
+    assert.equal((await agent.req('GET', `/api/v1/guichets/equipco/submissions/${draft.id}`)).status, 200);
+    const bad = await agent.req('GET', '/api/v1/guichets/erp/submissions?state=gone');
+    assert.deepEqual([bad.status, bad.json.error.field], [400, 'state']);
+  });
+});
