@@ -28,8 +28,14 @@
 	"s.attributes, 'geometry', ST_AsGeoJSON(s.geom)::json, 'insee_commune', " \
 	"s.insee_commune, 'departement', s.departement, 'author_id', " \
 	"s.author_id, 'organisation_id', s.organisation_id, 'warnings', " \
-	"s.warnings, 'created_at', s.created_at, 'updated_at', s.updated_at, " \
-	"'submitted_at', s.submitted_at)"
+	"s.warnings, 'voie_uid', s.voie_uid, 'created_at', s.created_at, " \
+	"'updated_at', s.updated_at, 'submitted_at', s.submitted_at)"
+
+/* An address's street gets its stable id (voies) as it is saved. */
+#define VOIE_UID(guichet, commune, attrs) \
+	"CASE WHEN " guichet " = 'adresse' AND " commune "::text IS NOT NULL AND " \
+	"(" attrs ")::jsonb->>'voie_nom' IS NOT NULL THEN guichet_voie(" \
+	commune "::text, (" attrs ")::jsonb->>'voie_nom') END"
 
 static const struct form *
 form_of(struct req *r)
@@ -317,9 +323,10 @@ sub_create(struct req *r)
 	v[9] = go ? warn : "[]";
 	res = db_query(&e, 0, "WITH s AS (INSERT INTO submissions (guichet, state, "
 	    "attributes, geom, label, insee_commune, departement, author_id, "
-	    "organisation_id, warnings, submitted_at) VALUES ($1, $2, $3, "
-	    "$4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = 'submitted' "
-	    "THEN now() END) RETURNING *) SELECT " SUB_JSON " FROM s", 10, v);
+	    "organisation_id, warnings, submitted_at, voie_uid) VALUES ($1, $2, "
+	    "$3, $4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = "
+	    "'submitted' THEN now() END, " VOIE_UID("$1", "$6", "$3") ") "
+	    "RETURNING *) SELECT " SUB_JSON " FROM s", 10, v);
 	if (res == NULL)
 		db_reply_error(r, &e);
 	else {
@@ -461,6 +468,7 @@ sub_update(struct req *r)
 	res = db_query(&e, 0, "WITH s AS (UPDATE submissions SET state = $2, "
 	    "attributes = $3, geom = $4::geometry, label = $5, insee_commune = $6, "
 	    "departement = $7, warnings = $8, version = version + 1, "
+	    "voie_uid = " VOIE_UID("guichet", "$6", "$3") ", "
 	    "updated_at = now(), submitted_at = CASE WHEN $2 = 'submitted' "
 	    "THEN now() END WHERE id = $1 AND author_id = $10 AND state = 'draft' "
 	    "AND ($9::int < 0 OR version = $9::int) RETURNING *) "

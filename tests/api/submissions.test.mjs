@@ -149,6 +149,20 @@ describe('submitting', () => {
     assert.equal(r.status, 201, 'another number is no duplicate');
   });
 
+  test('streets get one stable UUID v4 each, whatever the case or blanks; addresses their own', async () => {
+    const a = await post(agent, 'adresse', { attributes: { voie_nom: 'Allée Jean Jaurès', numero: 1, position: 'entrée' }, geometry: 'POINT(1.4500 43.6080)', submit: false });
+    const b = await post(agent, 'adresse', { attributes: { voie_nom: 'allée  jean jaurès ', numero: 3, position: 'entrée' }, geometry: 'POINT(1.4502 43.6081)', submit: false });
+    const c = await post(agent, 'adresse', { attributes: { voie_nom: 'Rue Alsace-Lorraine', numero: 1, position: 'entrée' }, geometry: 'POINT(1.4460 43.6030)', submit: false });
+    const v4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    assert.match(a.json.voie_uid, v4);
+    assert.equal(b.json.voie_uid, a.json.voie_uid);
+    assert.notEqual(c.json.voie_uid, a.json.voie_uid);
+    assert.match(a.json.uid, v4);
+    assert.notEqual(a.json.uid, b.json.uid);
+    const erpRow = await post(agent, 'erp', { attributes: erp({ libelle: 'Sans voie' }), submit: false });
+    assert.equal(erpRow.json.voie_uid, null);
+  });
+
   test('bad bodies name their member; undeclared attributes are dropped', async () => {
     let r = await post(agent, 'erp', { geometry: CAPITOLE });
     assert.deepEqual([r.status, r.json.error.code, r.json.error.field], [400, 'param_missing', 'attributes']);
@@ -200,4 +214,63 @@ describe('drafts and edits', () => {
     const bad = await agent.req('GET', '/api/v1/guichets/erp/submissions?state=gone');
     assert.deepEqual([bad.status, bad.json.error.field], [400, 'state']);
   });
+});
+
+describe('every error code of the form engine, over HTTP', () => {
+  // [guichet, attributes, expected problem codes (field:code), list]
+  const cases = [
+    ['erp', {}, ['libelle:field_required', 'categorie:field_required', 'type_principal:field_required']],
+    ['erp', { ...erp(), libelle: 42 }, ['libelle:field_type']],
+    ['erp', { ...erp(), libelle: 'X' }, ['libelle:field_too_short']],
+    ['erp', { ...erp(), libelle: 'x'.repeat(201) }, ['libelle:field_too_long']],
+    ['erp', { ...erp(), libelle: 'a\u0007b' }, ['libelle:field_control_character']],
+    ['erp', { ...erp(), categorie: '6' }, ['categorie:field_enum']],
+    ['erp', { ...erp(), capacite_d_accueil_du_public: -1 }, ['capacite_d_accueil_du_public:field_min']],
+    ['erp', { ...erp(), capacite_d_accueil_du_public: 200001 }, ['capacite_d_accueil_du_public:field_max']],
+    ['erp', { ...erp(), numero_siret: '73282932000075' }, ['numero_siret:field_siret']],
+    ['erp', { ...erp(), code_postal: '3100' }, ['code_postal:field_pattern']],
+    ['erp', { ...erp(), insee_commune: '3155' }, ['insee_commune:field_insee']],
+    ['erp', { ...erp(), types_secondaires: ['N', 'N'] }, ['types_secondaires:field_duplicate_item']],
+    ['erp', { ...erp(), types_secondaires: Array(11).fill('N') }, ['types_secondaires:field_too_many']],
+    ['erp', { ...erp(), capacite_d_hebergement: 3 }, ['capacite_d_hebergement:field_not_allowed']],
+    ['erp', { ...erp(), categorie: '1' }, ['categorie:categorie_capacite']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 12 }, ['position:field_required']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 10000, position: 'entrée' }, ['numero:numero_plage']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 1, position: 'entrée', suffixe: '-bis' }, ['suffixe:field_pattern']],
+  ];
+  for (const [g, attributes, want] of cases) {
+    test(`${g} ${want.join(' ')}`, async () => {
+      const r = await post(agent, g, { attributes, geometry: 'POINT(1.4430 43.6060)', submit: true });
+      assert.equal(r.status, 422, r.text);
+      assert.deepEqual(codes(r), want);
+      for (const e of r.json.errors) assert.ok(e.message.length > 10 && /[éèàç«]|[a-z] [a-z]/.test(e.message), e.message);
+    });
+  }
+
+  const warnings = [
+    ['erp', { ...erp(), categorie: '5', type_principal: 'N', capacite_d_accueil_du_public: 250 }, ['categorie:categorie_seuil_5e']],
+    ['erp', { ...erp(), categorie: '4', type_principal: 'PN', capacite_d_accueil_du_public: 100 }, ['categorie:petit_erp_5e']],
+    ['equipco', { categorie: 'Santé', nature: 'Stade', toponyme: 'Stade du CHU' }, ['nature:nature_inconnue']],
+    ['adresse', { voie_nom: 'RUE DU TAUR', numero: 3, position: 'entrée' }, ['voie_nom:voie_majuscules']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 5, position: 'entrée', lieudit_complement_nom: 'rue du taur' }, ['lieudit_complement_nom:lieudit_egal_voie']],
+  ];
+  for (const [g, attributes, want] of warnings) {
+    test(`${g} warns ${want.join(' ')}`, async () => {
+      const r = await post(agent, g, { attributes, geometry: 'POINT(1.4530 43.5960)', submit: true });
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.json.error.code, 'warnings_unconfirmed');
+      assert.deepEqual(codes(r, 'warnings'), want);
+    });
+  }
+});
+
+test('without outlines the server runs, and /healthz says containment checks are off', async () => {
+  const bare = await startServer({ env: { ...FAST_ARGON2 } });
+  try {
+    const r = await new Client(bare.base).req('GET', '/healthz');
+    assert.deepEqual([r.status, r.json.containment, r.json.communes], [200, 'off', 0]);
+    assert.match(bare.stderr(), /containment checks are off/);
+  } finally {
+    await bare.stop();
+  }
 });
