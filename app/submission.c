@@ -151,6 +151,48 @@ duplicates(struct check *c, int64_t self, struct db_err *e)
 }
 
 /*
+ * Checks against the COG commune list (when it is loaded): a commune
+ * déléguée must belong to the commune, a postcode must be one of the
+ * commune's. Both are warnings: the list has a vintage, the ground moves.
+ */
+static int
+cog_checks(struct check *c, struct db_err *e)
+{
+	const char	*deleguee = json_string_value(json_object_get(c->clean,
+			    "commune_deleguee_insee"));
+	const char	*cp = json_string_value(json_object_get(c->clean,
+			    "code_postal"));
+	const char	*v[3] = { c->commune, deleguee, cp };
+	PGresult	*res;
+
+	if (c->commune[0] == '\0' || (deleguee == NULL && cp == NULL))
+		return 0;
+	res = db_query(e, DB_IDEMPOTENT, "SELECT "
+	    "$2::text IS NULL OR EXISTS (SELECT 1 FROM ref_communes WHERE "
+	    "  code = $2 AND type IN ('commune-deleguee', 'commune-associee') "
+	    "  AND chef_lieu = $1), "
+	    "$3::text IS NULL OR EXISTS (SELECT 1 FROM ref_communes WHERE "
+	    "  code = $1 AND type = 'commune-actuelle' AND $3 = ANY(codes_postaux)), "
+	    "EXISTS (SELECT 1 FROM ref_communes WHERE code = $1 "
+	    "  AND type = 'commune-actuelle')", 3, v);
+	if (res == NULL)
+		return -1;
+	if (PQgetvalue(res, 0, 2)[0] == 't') {	/* the list knows the commune */
+		if (PQgetvalue(res, 0, 0)[0] != 't')
+			form_problem(c->warnings, "commune_deleguee_insee",
+			    "deleguee_inconnue", "%s n'est pas une commune "
+			    "déléguée ou associée de la commune %s.", deleguee,
+			    c->commune);
+		if (PQgetvalue(res, 0, 1)[0] != 't')
+			form_problem(c->warnings, "code_postal",
+			    "code_postal_inconnu", "Le code postal %s n'est pas "
+			    "celui de la commune %s.", cp, c->commune);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
  * Runs every check on a request's attributes and geometry into c. Returns
  * 0, or -1 after answering (a database failure).
  */
@@ -225,7 +267,7 @@ run_check(struct req *r, struct check *c, int complete, int64_t self)
 		c->outside = authz_place(r->who, ACT_SUBMIT, where).status != 0;
 	}
 	if (complete && json_array_size(c->errors) == 0 &&
-	    duplicates(c, self, &e) != 0) {
+	    (cog_checks(c, &e) != 0 || duplicates(c, self, &e) != 0)) {
 		db_reply_error(r, &e);
 		return -1;
 	}

@@ -253,6 +253,9 @@ describe('every error code of the form engine, over HTTP', () => {
     ['equipco', { categorie: 'Santé', nature: 'Stade', toponyme: 'Stade du CHU' }, ['nature:nature_inconnue']],
     ['adresse', { voie_nom: 'RUE DU TAUR', numero: 3, position: 'entrée' }, ['voie_nom:voie_majuscules']],
     ['adresse', { voie_nom: 'Rue du Taur', numero: 5, position: 'entrée', lieudit_complement_nom: 'rue du taur' }, ['lieudit_complement_nom:lieudit_egal_voie']],
+    // Against the COG list: Toulouse has no commune déléguée; 31000 is its postcode, 34000 is not.
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 7, position: 'entrée', commune_deleguee_insee: '31298' }, ['commune_deleguee_insee:deleguee_inconnue']],
+    ['erp', { ...erp({ libelle: 'Bureau de poste' }), code_postal: '34000' }, ['code_postal:code_postal_inconnu']],
   ];
   for (const [g, attributes, want] of warnings) {
     test(`${g} warns ${want.join(' ')}`, async () => {
