@@ -70,8 +70,21 @@ commune_index_load(PGconn *c)
 	GEOSWKBReader	*r;
 	long		 n, i;
 
-	res = db_exec(c, &e, "SELECT code, nom, ST_AsBinary(geom) FROM ref_zones "
-	    "WHERE kind = 'commune' ORDER BY code", 0, NULL);
+	/*
+	 * Outlines may be older than the commune list (the shared ones are of
+	 * 2018): an outline of a commune since merged takes the code and name
+	 * of the commune it now belongs to, so that a point in it gets a
+	 * current commune.
+	 */
+	res = db_exec(c, &e, "SELECT coalesce(cur.code, z.code), "
+	    "coalesce(cur.nom, z.nom), ST_AsBinary(z.geom) FROM ref_zones z "
+	    "LEFT JOIN LATERAL (SELECT a.code, a.nom FROM ref_communes a "
+	    "  WHERE a.type = 'commune-actuelle' AND (a.code = z.code OR "
+	    "  z.code = ANY(a.anciens_codes) OR a.code IN (SELECT d.chef_lieu "
+	    "  FROM ref_communes d WHERE d.code = z.code AND d.type IN "
+	    "  ('commune-deleguee', 'commune-associee'))) "
+	    "  ORDER BY a.code = z.code DESC LIMIT 1) cur ON true "
+	    "WHERE z.kind = 'commune' ORDER BY 1", 0, NULL);
 	if (res == NULL)
 		return -1;
 	pthread_mutex_lock(&lock);
@@ -155,36 +168,67 @@ visit(void *item, void *userdata)
 	GEOSCoordSeq_destroy_r(ctx, cs);
 }
 
-static int
-cmp_code(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct outline *)elem)->code);
-}
-
+/*
+ * Metres to the nearest outline of a commune (a merged commune has several,
+ * one per former commune). A linear walk: a few thousand string compares.
+ */
 double
 commune_distance(const char *code, double x, double y)
 {
-	const struct outline	*o;
 	GEOSCoordSequence	*cs;
 	GEOSGeometry		*pt;
-	double			 m = -1, px, py;
+	double			 best = -1, m, px, py;
+	size_t			 i;
 
 	pthread_mutex_lock(&lock);
-	o = noutlines ? bsearch(code, outlines, noutlines, sizeof(*outlines),
-	    cmp_code) : NULL;
-	if (o != NULL) {
-		pt = GEOSGeom_createPointFromXY_r(ctx, x, y);
-		if (GEOSPreparedCovers_r(ctx, o->pg, pt) == 1)
+	pt = ctx ? GEOSGeom_createPointFromXY_r(ctx, x, y) : NULL;
+	for (i = 0; pt != NULL && i < noutlines && best != 0; i++) {
+		if (strcmp(outlines[i].code, code) != 0)
+			continue;
+		if (GEOSPreparedCovers_r(ctx, outlines[i].pg, pt) == 1)
 			m = 0;
-		else if ((cs = GEOSNearestPoints_r(ctx, o->g, pt)) != NULL) {
-			if (GEOSCoordSeq_getXY_r(ctx, cs, 0, &px, &py) == 1)
-				m = geom_metres(x, y, px, py);
+		else if ((cs = GEOSNearestPoints_r(ctx, outlines[i].g, pt)) != NULL) {
+			m = GEOSCoordSeq_getXY_r(ctx, cs, 0, &px, &py) == 1 ?
+			    geom_metres(x, y, px, py) : -1;
 			GEOSCoordSeq_destroy_r(ctx, cs);
-		}
-		GEOSGeom_destroy_r(ctx, pt);
+		} else
+			m = -1;
+		if (m >= 0 && (best < 0 || m < best))
+			best = m;
 	}
+	if (pt != NULL)
+		GEOSGeom_destroy_r(ctx, pt);
 	pthread_mutex_unlock(&lock);
-	return m;
+	return best;
+}
+
+/*
+ * When the index is empty (PostgreSQL was down at start-up, or the outlines
+ * were loaded since), tries to load it, at most once a minute.
+ */
+size_t
+commune_index_ensure(void)
+{
+	static int64_t	 last_try;
+	char		 err[256];
+	PGconn		*c;
+	int64_t		 now = now_us();
+	int		 go;
+
+	if (commune_count() > 0)
+		return commune_count();
+	pthread_mutex_lock(&lock);
+	go = last_try == 0 || now - last_try > 60 * 1000000LL;
+	if (go)
+		last_try = now;
+	pthread_mutex_unlock(&lock);
+	if (go && (c = db_connect(err, sizeof(err))) != NULL) {
+		if (commune_index_load(c) > 0)
+			log_info("%zu commune outline(s) loaded: containment "
+			    "checks are on", commune_count());
+		PQfinish(c);
+	}
+	return commune_count();
 }
 
 int

@@ -24,6 +24,8 @@ long	 commune_index_load(PGconn *);
 void	 commune_index_free(void);
 /* Outlines in memory; 0: containment checks are off. */
 size_t	 commune_count(void);
+/* The count, after trying (at most once a minute) to load an empty index. */
+size_t	 commune_index_ensure(void);
 
 /*
  * The commune at lon/lat: 1 with hit filled (inside, or nearest within the

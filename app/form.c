@@ -497,12 +497,20 @@ form_problem(json_t *list, const char *field, const char *code,
 {
 	char	msg[512];
 	va_list	ap;
+	json_t	*p;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(list, json_pack("{s:s?, s:s, s:s}", "field", field,
-	    "code", code, "message", msg));
+	/* A value quoted in the message may have been cut mid-character:
+	 * jansson would refuse the text, and the problem would be lost. */
+	utf8_trim(msg);
+	p = json_pack("{s:s?, s:s, s:s}", "field", field, "code", code,
+	    "message", msg);
+	if (p == NULL)
+		p = json_pack("{s:s?, s:s, s:s}", "field", field, "code", code,
+		    "message", "Valeur refusée.");
+	json_array_append_new(list, p);
 }
 
 int
@@ -521,9 +529,10 @@ form_siret_ok(const char *s)
 			d -= 9;
 		sum += d;
 	}
-	/* La Poste's establishments follow their own rule. */
+	/* La Poste's establishments follow their own rule, but for its head
+	 * office, which follows Luhn's. */
 	if (strncmp(s, "356000000", 9) == 0)
-		return digits % 5 == 0;
+		return digits % 5 == 0 || sum % 10 == 0;
 	return sum % 10 == 0;
 }
 

@@ -83,6 +83,7 @@ fail(struct geom_error *e, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
+	utf8_trim(e->message);
 	return NULL;
 }
 
@@ -139,7 +140,7 @@ allowed_fr(unsigned allowed, char *out, size_t outlen)
  * depth: the array levels above a position (0: a position).
  */
 static int
-positions_ok(json_t *a, int depth)
+positions_ok(json_t *a, int depth, int ring_depth)
 {
 	json_t	*v;
 	size_t	 i;
@@ -152,10 +153,19 @@ positions_ok(json_t *a, int depth)
 		json_array_foreach(a, i, v)
 			if (!json_is_number(v))
 				return 0;
+		/* An altitude is dropped: GEOS 3.11 reads two numbers. */
+		if (json_array_size(a) == 3)
+			json_array_remove(a, 2);
 		return 1;
 	}
+	/* A polygon's ring closes on itself: at least 4 positions. */
+	if (depth == ring_depth && json_array_size(a) < 4)
+		return 0;
+	/* No empty part in a multi-geometry or a polygon. */
+	if (depth > 1 && json_array_size(a) == 0 && ring_depth >= 0)
+		return 0;
 	json_array_foreach(a, i, v)
-		if (!positions_ok(v, depth - 1))
+		if (!positions_ok(v, depth - 1, ring_depth))
 			return 0;
 	return 1;
 }
@@ -166,9 +176,11 @@ geojson_ok(json_t *g, int nesting)
 	static const struct {
 		const char	*type;
 		int		 depth;
+		int		 ring;	/* the depth of rings; -1: none */
 	} types[] = {
-		{ "Point", 0 }, { "MultiPoint", 1 }, { "LineString", 1 },
-		{ "MultiLineString", 2 }, { "Polygon", 2 }, { "MultiPolygon", 3 },
+		{ "Point", 0, -1 }, { "MultiPoint", 1, -1 },
+		{ "LineString", 1, -1 }, { "MultiLineString", 2, -1 },
+		{ "Polygon", 2, 1 }, { "MultiPolygon", 3, 1 },
 	};
 	const char	*t = json_string_value(json_object_get(g, "type"));
 	json_t		*v;
@@ -187,7 +199,7 @@ geojson_ok(json_t *g, int nesting)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcmp(t, types[i].type) == 0)
 			return positions_ok(json_object_get(g, "coordinates"),
-			    types[i].depth);
+			    types[i].depth, types[i].ring);
 	return 0;
 }
 
@@ -221,11 +233,17 @@ geom_read(json_t *in, unsigned allowed, struct geom_error *e)
 		geojson = 0;
 		text = xstrdup(s);
 	} else if (json_is_object(in)) {
-		if (!geojson_ok(in, 0))
+		json_t *copy = json_deep_copy(in);	/* altitudes are dropped */
+
+		if (!geojson_ok(copy, 0)) {
+			json_decref(copy);
 			return fail(e, "geometry_parse", "La géométrie n'a pas pu "
-			    "être lue (GeoJSON) : un objet géométrie (type et "
-			    "coordonnées de 2 ou 3 nombres) est attendu.");
-		text = json_dumps(in, JSON_COMPACT);
+			    "être lue (GeoJSON) : un objet géométrie (type, "
+			    "coordonnées de 2 ou 3 nombres, anneaux fermés d'au "
+			    "moins 4 positions) est attendu.");
+		}
+		text = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
 		geojson = 1;
 	} else
 		return fail(e, "geometry_missing", "La géométrie est absente "
@@ -257,6 +275,12 @@ geom_read(json_t *in, unsigned allowed, struct geom_error *e)
 		GEOSGeom_destroy_r(h, g);
 		return fail(e, "geometry_empty", "La géométrie est vide.");
 	}
+	for (i = 0; i < (size_t)GEOSGetNumGeometries_r(h, g); i++)
+		if (GEOSisEmpty_r(h, GEOSGetGeometryN_r(h, g, (int)i)) == 1) {
+			GEOSGeom_destroy_r(h, g);
+			return fail(e, "geometry_empty", "Une partie de la géométrie "
+			    "est vide.");
+		}
 	if (GEOSGetNumCoordinates_r(h, g) > GEOM_MAX_VERTICES) {
 		GEOSGeom_destroy_r(h, g);
 		return fail(e, "geometry_too_large", "La géométrie compte plus de "

@@ -77,27 +77,28 @@ check_free(struct check *c)
  * similar name, or, for addresses, the same number, suffix and street.
  */
 static int
-duplicates(struct check *c, int64_t self, struct db_err *e)
+duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 {
-	json_t		*dup = json_object_get(form_definition(c->form), "geometry");
-	json_t		*same = json_object_get(json_object_get(dup, "duplicates"),
-			    "same"), *cands;
-	double		 radius = json_number_value(json_object_get(
-			    json_object_get(dup, "duplicates"), "radius_m"));
-	double		 sim = json_number_value(json_object_get(
-			    json_object_get(dup, "duplicates"), "similarity"));
+	json_t		*dup = json_object_get(json_object_get(form_definition(
+			    c->form), "geometry"), "duplicates");
+	json_t		*same = json_object_get(dup, "same"), *cands;
+	double		 radius = json_number_value(json_object_get(dup,
+			    "radius_m"));
+	double		 sim = json_number_value(json_object_get(dup,
+			    "similarity"));
 	const char	*name = json_string_value(json_object_get(c->clean,
 			    form_name_field(c->form)));
-	char		 rad[32], deg[32], simt[32], id[24], *keys, *attrs;
-	const char	*v[9];
+	char		 rad[32], deg[32], simt[32], id[24], oid[24], *keys, *attrs;
+	const char	*v[11];
 	PGresult	*res;
 
-	if (c->hexwkb == NULL || radius <= 0)
+	if (c->hexwkb == NULL)
 		return 0;
 	snprintf(rad, sizeof(rad), "%g", radius);
 	snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
 	snprintf(simt, sizeof(simt), "%g", sim);
 	snprintf(id, sizeof(id), "%lld", (long long)self);
+	snprintf(oid, sizeof(oid), "%lld", (long long)org);
 	keys = same ? json_dumps(same, JSON_COMPACT) : NULL;
 	attrs = json_dumps(c->clean, JSON_COMPACT);
 	v[0] = form_guichet(c->form);
@@ -109,23 +110,32 @@ duplicates(struct check *c, int64_t self, struct db_err *e)
 	v[6] = simt;
 	v[7] = keys;
 	v[8] = attrs;
-	/* Same keys: every listed attribute equal (case-insensitive text).
-	 * Otherwise a similar name (pg_trgm), or any name when none given. */
+	v[9] = oid;
+	v[10] = c->commune[0] ? c->commune : NULL;
+	/*
+	 * Two ways to be alike. With "same" keys (addresses: number, suffix,
+	 * street), every key equal once case and blanks are folded, in the
+	 * same commune, wherever the point: the same literal address. Else
+	 * within the radius with a similar name (pg_trgm), or any name when
+	 * none is given. Only what the author may know of is listed: its
+	 * organisation's submissions, and validated objects.
+	 */
 	res = db_query(e, DB_IDEMPOTENT, "SELECT coalesce(json_agg(json_build_object("
 	    "'id', id, 'label', label, 'state', state, 'distance_m', d) ORDER BY d), "
 	    "'[]') FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::"
 	    "geography, $2::geometry::geography))::int AS d FROM submissions s "
 	    "WHERE s.guichet = $1 AND s.id <> $5::bigint "
 	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected') "
-	    "AND ST_DWithin(s.geom, $2::geometry, $4::float8) "
-	    "AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
-	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN NOT EXISTS ("
-	    "  SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
-	    "  WHERE lower(coalesce(s.attributes->>k, '')) <> "
-	    "  lower(coalesce(($9::jsonb)->>k, ''))) "
-	    "WHEN $6::text IS NULL THEN true "
-	    "ELSE similarity(s.label, $6) >= $7::float4 END "
-	    "ORDER BY 4 LIMIT 5) t", 9, v);
+	    "AND (s.organisation_id = $10::bigint OR s.state = 'validated') "
+	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN s.insee_commune = $11 "
+	    "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
+	    "  WHERE lower(regexp_replace(btrim(coalesce(s.attributes->>k, '')), "
+	    "  '\\s+', ' ', 'g')) <> lower(regexp_replace(btrim(coalesce("
+	    "  ($9::jsonb)->>k, '')), '\\s+', ' ', 'g'))) "
+	    "ELSE ST_DWithin(s.geom, $2::geometry, $4::float8) "
+	    "  AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
+	    "  AND ($6::text IS NULL OR similarity(s.label, $6) >= $7::float4) END "
+	    "ORDER BY 4 LIMIT 5) t", 11, v);
 	free(keys);
 	free(attrs);
 	if (res == NULL)
@@ -133,7 +143,7 @@ duplicates(struct check *c, int64_t self, struct db_err *e)
 	cands = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	if (json_array_size(cands) > 0) {
-		json_t *first = json_array_get(cands, 0);
+		json_t *first = json_array_get(cands, 0), *w;
 
 		form_problem(c->warnings, "geometry", "duplicate_nearby",
 		    "Un objet semblable existe déjà à %lld m : « %s » (n° %lld). "
@@ -143,8 +153,8 @@ duplicates(struct check *c, int64_t self, struct db_err *e)
 		    "label")) ? json_string_value(json_object_get(first, "label")) :
 		    "sans nom", (long long)json_integer_value(json_object_get(first,
 		    "id")));
-		json_object_set(json_array_get(c->warnings,
-		    json_array_size(c->warnings) - 1), "candidates", cands);
+		w = json_array_get(c->warnings, json_array_size(c->warnings) - 1);
+		json_object_set(w, "candidates", cands);
 	}
 	json_decref(cands);
 	return 0;
@@ -197,10 +207,10 @@ cog_checks(struct check *c, struct db_err *e)
  * 0, or -1 after answering (a database failure).
  */
 static int
-run_check(struct req *r, struct check *c, int complete, int64_t self)
+run_check(struct req *r, struct check *c, json_t *geometry, int complete,
+    int64_t self)
 {
 	const char		*cf = form_commune_field(c->form);
-	json_t			*geometry = req_param(r, "geometry")->a;
 	json_t			*attrs = req_param(r, "attributes")->a, *v;
 	struct commune_hit	 hit;
 	struct geom_error	 ge;
@@ -218,10 +228,14 @@ run_check(struct req *r, struct check *c, int complete, int64_t self)
 		if (c->geom == NULL)
 			form_problem(c->errors, "geometry", ge.code, "%s",
 			    ge.message);
+		/* A geometry given but not read is never a missing one. */
+		if (c->geom == NULL && json_array_size(c->errors) == 0)
+			form_problem(c->errors, "geometry", "geometry_parse",
+			    "La géométrie n'a pas pu être lue.");
 	}
 	if (c->geom != NULL) {
 		c->hexwkb = geom_hexwkb(c->geom);
-		if (commune_count() > 0 && geom_anchor(c->geom, &x, &y) == 0) {
+		if (commune_index_ensure() > 0 && geom_anchor(c->geom, &x, &y) == 0) {
 			if ((located = commune_locate(x, y, &hit)) == 0)
 				form_problem(c->errors, "geometry",
 				    "geometry_outside", "L'objet est hors du "
@@ -267,7 +281,8 @@ run_check(struct req *r, struct check *c, int complete, int64_t self)
 		c->outside = authz_place(r->who, ACT_SUBMIT, where).status != 0;
 	}
 	if (complete && json_array_size(c->errors) == 0 &&
-	    (cog_checks(c, &e) != 0 || duplicates(c, self, &e) != 0)) {
+	    (cog_checks(c, &e) != 0 ||
+	    duplicates(c, self, r->who->org_id, &e) != 0)) {
 		db_reply_error(r, &e);
 		return -1;
 	}
@@ -346,7 +361,8 @@ sub_create(struct req *r)
 	const char	*v[10];
 	int		 submit = req_param(r, "submit")->i != 0, go;
 
-	if (run_check(r, &c, submit, 0) || (go = gate(r, &c, submit)) < 0)
+	if (run_check(r, &c, req_param(r, "geometry")->a, submit, 0) ||
+	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
@@ -457,6 +473,7 @@ sub_update(struct req *r)
 {
 	struct check	 c = { form_of(r) };
 	const struct param_val *ver = req_param(r, "version");
+	json_t		*geometry = NULL;
 	struct db_err	 e;
 	PGresult	*res = NULL;
 	char		 id[24], uid[24], vs[24], *attrs = NULL, *warn = NULL;
@@ -466,7 +483,8 @@ sub_update(struct req *r)
 	snprintf(id, sizeof(id), "%lld", req_param(r, "id")->i);
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	k[2] = form_guichet(c.form);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, version FROM submissions "
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, version, "
+	    "ST_AsGeoJSON(geom) FROM submissions "
 	    "WHERE id = $1 AND author_id = $2 AND guichet = $3", 3, k);
 	if (res == NULL) {
 		db_reply_error(r, &e);
@@ -487,9 +505,13 @@ sub_update(struct req *r)
 		    "modifiée entre-temps : rechargez-la.", "version");
 		goto out;
 	}
+	/* No geometry member: the stored one stays (null removes it). */
+	geometry = req_param(r, "geometry")->set ? json_incref(
+	    req_param(r, "geometry")->a) : PQgetisnull(res, 0, 2) ? NULL :
+	    json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	PQclear(res);
 	res = NULL;
-	if (run_check(r, &c, submit, req_param(r, "id")->i) ||
+	if (run_check(r, &c, geometry, submit, req_param(r, "id")->i) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	attrs = json_dumps(c.clean, JSON_COMPACT);
@@ -524,6 +546,7 @@ sub_update(struct req *r)
 		reply_saved(r, 200, res, &c);
 out:
 	PQclear(res);
+	json_decref(geometry);
 	free(attrs);
 	free(warn);
 	check_free(&c);

@@ -334,3 +334,20 @@ pgarray_free(char **v, size_t n)
 		free(v[i]);
 	free(v);
 }
+
+void
+utf8_trim(char *s)
+{
+	size_t	n = strlen(s), i = n, need;
+
+	/* Back to the start byte of the last sequence, if it is one. */
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+		return;
+	need = ((unsigned char)s[i - 1] & 0xe0) == 0xc0 ? 1 :
+	    ((unsigned char)s[i - 1] & 0xf0) == 0xe0 ? 2 :
+	    ((unsigned char)s[i - 1] & 0xf8) == 0xf0 ? 3 : 0;
+	if (n - i != need)
+		s[i - 1] = '\0';
+}

@@ -63,6 +63,9 @@ void	 hex_encode(char *out, const unsigned char *in, size_t n);
 int	 pgarray_parse(const char *lit, char ***out, size_t *n);
 void	 pgarray_free(char **v, size_t n);
 
+/* Cuts an incomplete UTF-8 sequence off the end of s (after a truncation). */
+void	 utf8_trim(char *s);
+
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 int	 utf8_valid(const char *s, size_t n);
 #endif

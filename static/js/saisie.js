@@ -56,7 +56,10 @@ function renderFields() {
     if (f.default !== undefined) setValue(f, f.default);
   }
   const fm = document.getElementById('form-saisie');
-  fm.addEventListener('change', refreshConditions);
+  fm.addEventListener('change', (ev) => {
+    if (ev.target.id !== 'confirmer') confirmReset();
+    refreshConditions();
+  });
   refreshConditions();
 }
 
@@ -135,6 +138,7 @@ function showCoordinates(text) {
 }
 
 function setPoint(latlng) {
+  confirmReset();
   if (polygon) { polygon.remove(); polygon = null; }
   if (marker) marker.setLatLng(latlng);
   else {
@@ -194,6 +198,10 @@ async function startMap(session) {
   map.on('click', (ev) => {
     if (mode === 'point') setPoint(ev.latlng);
     else {
+      if (drawing.length === 0) {	// a new contour replaces the saved one
+        document.querySelector('input[name="geometry"]').value = '';
+        confirmReset();
+      }
       drawing.push(ev.latlng);
       if (polygon) polygon.remove();
       polygon = L.polyline(drawing, { color: '#000091', dashArray: '4' }).addTo(map);
@@ -203,8 +211,10 @@ async function startMap(session) {
   document.getElementById('mode-point').addEventListener('click', () => setMode('point'));
   document.getElementById('mode-contour').addEventListener('click', () => setMode('contour'));
   document.getElementById('fermer-contour').addEventListener('click', () => {
-    if (drawing && drawing.length >= 3) { setPolygon(drawing); setMode('contour'); }
-    else showCoordinates('Un contour demande au moins trois sommets.');
+    if (drawing && drawing.length >= 3) {
+      setPolygon(drawing);
+      drawing = [];		// the next click starts another contour
+    } else showCoordinates('Un contour demande au moins trois sommets.');
   });
   document.getElementById('effacer').addEventListener('click', () => {
     if (marker) marker.remove();
@@ -225,7 +235,12 @@ async function startMap(session) {
 
 // --- saving -------------------------------------------------------------------
 
+function confirmReset() {
+  document.getElementById('confirmer').checked = false;
+}
+
 function showProblems(fm, err) {
+  confirmReset();
   const list = clear(document.getElementById('liste-remarques'));
   document.getElementById('remarques').hidden = true;
   showError(fm, null);
@@ -284,10 +299,11 @@ async function load() {
     setPoint(ll);
     map.setView(ll, 17);
   } else if (s.geometry) {
-    const ring = (s.geometry.type === 'Polygon' ? s.geometry.coordinates : s.geometry.coordinates[0])[0];
-    const lls = ring.slice(0, -1).map((c) => L.latLng(c[1], c[0]));
-    setPolygon(lls);
-    map.fitBounds(L.latLngBounds(lls));
+    // Kept whole (holes, several parts) until the author draws another.
+    polygon = L.geoJSON(s.geometry, { style: { color: '#000091' } }).addTo(map);
+    document.querySelector('input[name="geometry"]').value = JSON.stringify(s.geometry);
+    map.fitBounds(polygon.getBounds());
+    showCoordinates('Contour enregistré : « Dessiner un contour » pour le remplacer.');
   }
   if (s.state !== 'draft') for (const b of document.querySelectorAll('#form-saisie button')) b.disabled = true;
 }

@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, psql, REFDATA } from './harness.mjs';
-import { Client, FAST_ARGON2, fixture } from './accounts.mjs';
+import { Client, FAST_ARGON2, addOrg, addUser, fixture } from './accounts.mjs';
 
 let srv;
 let fx;
@@ -66,7 +66,7 @@ describe('submitting', () => {
 
   test('errors come all at once, each with its field, and nothing is stored', async () => {
     const n = count();
-    const r = await post(agent, 'erp', { attributes: { libelle: 'X', categorie: '1', type_principal: 'ZZ', capacite_d_accueil_du_public: 10 }, geometry: CAPITOLE, submit: true });
+    const r = await post(agent, 'erp', { attributes: { libelle: 'X', categorie: '4', type_principal: 'ZZ', capacite_d_accueil_du_public: 400 }, geometry: CAPITOLE, submit: true });
     assert.equal(r.status, 422);
     assert.equal(r.json.error.code, 'validation_failed');
     assert.deepEqual(codes(r), ['libelle:field_too_short', 'type_principal:field_enum', 'categorie:categorie_capacite']);
@@ -119,6 +119,29 @@ describe('submitting', () => {
   test('outside the author’s territory is refused', async () => {
     const r = await post(agent, 'erp', { attributes: erp({ libelle: 'Opéra Comédie' }), geometry: MONTPELLIER, submit: true });
     assert.deepEqual([r.status, r.json.error.code, r.json.error.field], [403, 'outside_territory', 'insee_commune']);
+  });
+
+  test('look-alikes of other organisations are not shown before they are validated', async () => {
+    // Another organisation covering Toulouse: the Département.
+    const cd = addOrg(srv.db, { name: 'Conseil départemental 31', kind: 'departement', departements: '31' });
+    const u = addUser(srv.db, { email: 'agent@cd31.test', org: cd, role: 'contributor' });
+    const c = new Client(srv.base);
+    await c.login(u.email, u.password);
+    const r = await post(c, 'erp', { attributes: erp({ libelle: 'Théâtre du Capitole' }), geometry: CAPITOLE, submit: true });
+    assert.equal(r.status, 201, `the commune's submission is not listed to the Département: ${r.text}`);
+    psql(srv.db, `UPDATE submissions SET state = 'validated' WHERE id = ${r.json.id}`);
+    const again = await post(agent, 'erp', { attributes: erp({ libelle: 'Théâtre du Capitole' }), geometry: CAPITOLE, submit: true });
+    assert.equal(again.json?.error?.code, 'warnings_unconfirmed', 'a validated object is');
+    assert.ok(again.json.warnings[0].candidates.some((x) => x.id === r.json.id));
+  });
+
+  test('a geometry with altitudes is read; degenerate rings are refused', async () => {
+    let r = await post(agent, 'erp', { attributes: erp({ libelle: 'Altitude' }), geometry: { type: 'Point', coordinates: [1.46, 43.61, 146] }, submit: false });
+    assert.deepEqual(r.json.geometry, { type: 'Point', coordinates: [1.46, 43.61] });
+    r = await post(agent, 'equipco', { attributes: {}, geometry: { type: 'Polygon', coordinates: [[[1.41, 43.62], [1.42, 43.62], [1.42, 43.63], [1.41, 43.62]], []] }, submit: true });
+    assert.deepEqual(codes(r).filter((x) => x.startsWith('geometry')), ['geometry:geometry_parse']);
+    r = await post(agent, 'erp', { attributes: erp(), geometry: `POINT(1 ${'é'.repeat(100)})`, submit: true });
+    assert.deepEqual([r.status, codes(r)], [422, ['geometry:geometry_parse']]);
   });
 
   test('a look-alike nearby is a warning to confirm; confirmed, it is kept with the submission', async () => {
@@ -185,6 +208,12 @@ describe('drafts and edits', () => {
     draft = r.json;
   });
 
+  test('an edit without a geometry member keeps the stored geometry', async () => {
+    const d = await post(agent, 'equipco', { attributes: { categorie: 'Sport', toponyme: 'Gymnase' }, geometry: 'POINT(1.4400 43.6100)', submit: false });
+    const r = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${d.json.id}`, { attributes: { categorie: 'Sport', toponyme: 'Gymnase Bellevue' } });
+    assert.deepEqual([r.status, r.json.geometry.type, r.json.insee_commune], [200, 'Point', '31555']);
+  });
+
   test('the author edits and submits it; then it is no longer editable', async () => {
     let r = await agent.req('PATCH', `/api/v1/guichets/equipco/submissions/${draft.id}`,
       { attributes: { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade Ernest-Wallon' }, geometry: 'POINT(1.4153 43.6230)', version: draft.version });
@@ -233,9 +262,9 @@ describe('every error code of the form engine, over HTTP', () => {
     ['erp', { ...erp(), types_secondaires: ['N', 'N'] }, ['types_secondaires:field_duplicate_item']],
     ['erp', { ...erp(), types_secondaires: Array(11).fill('N') }, ['types_secondaires:field_too_many']],
     ['erp', { ...erp(), capacite_d_hebergement: 3 }, ['capacite_d_hebergement:field_not_allowed']],
-    ['erp', { ...erp(), categorie: '1' }, ['categorie:categorie_capacite']],
+    ['erp', { ...erp(), categorie: '3' }, ['categorie:categorie_capacite']],
     ['adresse', { voie_nom: 'Rue du Taur', numero: 12 }, ['position:field_required']],
-    ['adresse', { voie_nom: 'Rue du Taur', numero: 10000, position: 'entrée' }, ['numero:numero_plage']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 100000, position: 'entrée' }, ['numero:field_max']],
     ['adresse', { voie_nom: 'Rue du Taur', numero: 1, position: 'entrée', suffixe: '-bis' }, ['suffixe:field_pattern']],
   ];
   for (const [g, attributes, want] of cases) {
@@ -249,6 +278,8 @@ describe('every error code of the form engine, over HTTP', () => {
 
   const warnings = [
     ['erp', { ...erp(), categorie: '5', type_principal: 'N', capacite_d_accueil_du_public: 250 }, ['categorie:categorie_seuil_5e']],
+    ['erp', { ...erp(), categorie: '1' }, ['categorie:categorie_capacite_basse']],
+    ['adresse', { voie_nom: 'Rue du Taur', numero: 10000, position: 'entrée' }, ['numero:numero_plage']],
     ['erp', { ...erp(), categorie: '4', type_principal: 'PN', capacite_d_accueil_du_public: 100 }, ['categorie:petit_erp_5e']],
     ['equipco', { categorie: 'Santé', nature: 'Stade', toponyme: 'Stade du CHU' }, ['nature:nature_inconnue']],
     ['adresse', { voie_nom: 'RUE DU TAUR', numero: 3, position: 'entrée' }, ['voie_nom:voie_majuscules']],

@@ -71,13 +71,13 @@ test('field errors show beside their fields, and nothing is stored', async () =>
   await openForm('erp');
   await clickMap(30, 10);
   await page.getByLabel("Nom de l'établissement").fill('Salle Nougaro');
-  await page.getByLabel('Catégorie', { exact: true }).selectOption('1');
+  await page.getByLabel('Catégorie', { exact: true }).selectOption('4');
   await page.getByLabel('Type principal').selectOption('L');
   await page.getByLabel("Capacité d'accueil du public").fill('400');
   await page.getByLabel('Numéro SIRET').fill('12345678901234');
   await page.getByRole('button', { name: 'Soumettre' }).click();
   await page.locator('[data-field="categorie"] .erreur-champ').waitFor();
-  assert.match(await page.locator('[data-field="categorie"] .erreur-champ').textContent(), /catégorie 1 ne correspond pas/);
+  assert.match(await page.locator('[data-field="categorie"] .erreur-champ').textContent(), /catégorie 4 admet au plus 300/);
   assert.match(await page.locator('[data-field="numero_siret"] .erreur-champ').textContent(), /clé de contrôle/);
   assert.equal(await page.getByLabel('Numéro SIRET').getAttribute('aria-invalid'), 'true');
   assert.equal(psql(srv.db, 'SELECT count(*) FROM submissions'), before1);

@@ -102,6 +102,7 @@ types_bounds_patterns(void **state)
 	EXPECT("erp", "{\"numero_siret\":\"73282932000075\"}", 0, 0,
 	    "numero_siret:field_siret");
 	EXPECT("erp", "{\"numero_siret\":\"35600000000051\"}", 0, 0, "");
+	EXPECT("erp", "{\"numero_siret\":\"35600000000048\"}", 0, 0, "");
 	EXPECT("erp", "{\"code_postal\":\"3100\"}", 0, 0,
 	    "code_postal:field_pattern");
 	EXPECT("erp", "{\"insee_commune\":\"3155\"}", 0, 0,
@@ -141,8 +142,14 @@ static void
 cross_rules(void **state)
 {
 	(void)state;
+	/* Above the category's maximum is an error; below its minimum a
+	 * warning (the regulation counts the staff too). */
+	EXPECT("erp", "{\"categorie\":\"2\",\"capacite_d_accueil_du_public\":"
+	    "1600}", 0, 0, "categorie:categorie_capacite");
 	EXPECT("erp", "{\"categorie\":\"1\",\"capacite_d_accueil_du_public\":"
-	    "1156}", 0, 0, "categorie:categorie_capacite");
+	    "1156}", 0, 0, "");
+	EXPECT("erp", "{\"categorie\":\"1\",\"capacite_d_accueil_du_public\":"
+	    "1156}", 0, 1, "categorie:categorie_capacite_basse");
 	EXPECT("erp", "{\"categorie\":\"4\",\"capacite_d_accueil_du_public\":"
 	    "301}", 0, 0, "categorie:categorie_capacite");
 	EXPECT("erp", "{\"categorie\":\"3\",\"capacite_d_accueil_du_public\":"
@@ -165,8 +172,11 @@ cross_rules(void **state)
 	    "nature:nature_inconnue");
 	EXPECT("equipco", "{\"categorie\":\"Sport\",\"nature\":\"Stade\"}", 0, 1,
 	    "");
-	EXPECT("adresse", "{\"numero\":10000}", 0, 0, "numero:numero_plage");
-	EXPECT("adresse", "{\"numero\":0}", 0, 0, "numero:numero_plage");
+	EXPECT("adresse", "{\"numero\":10000}", 0, 1, "numero:numero_plage");
+	EXPECT("adresse", "{\"numero\":0}", 0, 1, "numero:numero_plage");
+	EXPECT("adresse", "{\"numero\":100000}", 0, 0, "numero:field_max");
+	EXPECT("adresse", "{\"suffixe\":\"à\"}", 0, 0, "suffixe:field_pattern");
+	EXPECT("adresse", "{\"suffixe\":\"Aé\"}", 0, 0, "");
 	EXPECT("adresse", "{\"voie_nom\":\"Rue du Taur\",\"lieudit_complement_nom\":"
 	    "\"rue du taur\"}", 0, 1, "lieudit_complement_nom:lieudit_egal_voie");
 	EXPECT("adresse", "{\"voie_nom\":\"RUE DU TAUR\"}", 0, 1,
