@@ -163,6 +163,35 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * With --replace, what the load brings replaces everything of its kinds:
+ * the way to move to newer outlines (communes merge, codes go away).
+ * Kinds not in the load are left alone.
+ */
+static int
+replace_kinds(PGconn *c, char **files, size_t nfiles)
+{
+	struct db_err	 e;
+	const char	*v[1];
+	size_t		 i;
+	int		 done[5] = { 0 }, k;
+
+	for (i = 0; i < nfiles; i++) {
+		k = kind_of(files[i]);
+		if (done[k]++)
+			continue;
+		v[0] = kind_names[k];
+		if (db_run(c, &e, k == R_COG ? "DELETE FROM ref_communes WHERE "
+		    "$1::text IS NOT NULL" : "DELETE FROM ref_zones WHERE kind = $1",
+		    1, v)) {
+			fprintf(stderr, "guichet: cannot replace the %s data: %s",
+			    kind_names[k], PQerrorMessage(c));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 refdata_load(int npaths, char **paths)
 {
@@ -171,10 +200,15 @@ refdata_load(int npaths, char **paths)
 	long		 counts[5] = { 0 }, n;
 	size_t		 nfiles = 0, i, len;
 	PGconn		*c;
-	int		 rc = 1, k;
+	int		 rc = 1, k, replace = 0;
 
+	if (npaths > 0 && strcmp(paths[0], "--replace") == 0) {
+		replace = 1;
+		npaths--;
+		paths++;
+	}
 	if (npaths == 0)
-		fatal("usage: guichet load-refdata PATH...");
+		fatal("usage: guichet load-refdata [--replace] PATH...");
 	for (k = 0; k < npaths; k++)
 		collect(paths[k], &files, &nfiles);
 	if (nfiles == 0)
@@ -184,6 +218,8 @@ refdata_load(int npaths, char **paths)
 		fatal("cannot connect to PostgreSQL: %s", err);
 	if (db_run(c, &e, "BEGIN", 0, NULL))
 		fatal("BEGIN: %s", PQerrorMessage(c));
+	if (replace && replace_kinds(c, files, nfiles))
+		goto out;
 	for (i = 0; i < nfiles; i++) {
 		enum rkind kind = kind_of(files[i]);
 

@@ -7,7 +7,8 @@
  *   communes.json — the COG commune list of @etalab/decoupage-administratif
  *     (or the package's folder).
  * Everything given is loaded in one transaction, replacing rows with the
- * same code, and what was loaded is printed.
+ * same code (with --replace, all rows of the kinds loaded), and what was
+ * loaded is printed.
  */
 #ifndef GUICHET_REFDATA_H
 #define GUICHET_REFDATA_H

@@ -42,7 +42,6 @@ main(int argc, char **argv)
 	char		 err[512], (*codes)[8], xb[32], yb[32];
 	const char	*v[2] = { xb, yb };
 	struct commune_hit hit;
-	struct db_err	 e;
 	char		*envp[] = { NULL };
 	PGconn		*c;
 	PGresult	*res;
@@ -108,7 +107,6 @@ main(int argc, char **argv)
 		    median(mem, reps), median(pg, reps), median(ratios, reps),
 		    agree, compared);
 	}
-	(void)e;
 	commune_index_free();
 	PQfinish(c);
 	free(xs);
