@@ -305,8 +305,8 @@ account_role_scopes(enum role role)
 	return 0;
 }
 
-int
-account_token_insert(PGconn *c, struct db_err *e, const struct token_request *t,
+static int
+token_insert(PGconn *c, struct db_err *e, const struct token_request *t,
     char *out, size_t outlen, int64_t *id)
 {
 	char		 hash[65], prefix[9], uid[24], by[24], days[24], *sc;
@@ -350,9 +350,10 @@ account_scopes_allowed(json_t *scopes, enum role role)
 }
 
 struct tokcreate {
-	struct token_request	 req;
-	char			 token[64];
-	int64_t			 id;
+	const struct token_request *req;
+	char			*out;
+	size_t			 outlen;
+	int64_t			*id;
 };
 
 static int
@@ -360,58 +361,57 @@ token_tx(PGconn *c, void *arg, struct db_err *e)
 {
 	struct tokcreate *t = arg;
 
-	return account_token_insert(c, e, &t->req, t->token, sizeof(t->token),
-	    &t->id);
+	return token_insert(c, e, t->req, t->out, t->outlen, t->id);
+}
+
+int
+account_token_issue(const struct token_request *req, char *out,
+    size_t outlen, int64_t *id, struct db_err *e)
+{
+	struct tokcreate t = { req, out, outlen, id };
+
+	return db_tx(e, token_tx, &t);
 }
 
 void
 account_tokens_create(struct req *r)
 {
-	struct tokcreate t = { { r->who->user_id, r->who->org_id,
+	struct token_request req = { r->who->user_id, r->who->org_id,
 	    r->who->user_id, r->addr, req_param(r, "name")->s,
-	    req_param(r, "scopes")->a, req_param(r, "expires_days")->i }, "", 0 };
+	    req_param(r, "scopes")->a, req_param(r, "expires_days")->i };
 	struct db_err	 e;
+	char		 token[64];
+	int64_t		 id;
 
-	if (!account_scopes_allowed(t.req.scopes, r->who->role)) {
+	if (!account_scopes_allowed(req.scopes, r->who->role)) {
 		http_reply_error(r, 400, "scope_not_allowed", "Votre rôle ne "
 		    "permet pas de donner ces portées à un jeton.", "scopes");
 		return;
 	}
-	if (db_tx(&e, token_tx, &t) != 0) {
+	if (account_token_issue(&req, token, sizeof(token), &id, &e) != 0) {
 		db_reply_error(r, &e);
 		return;
 	}
 	http_reply_json(r, 201, json_pack("{s:I, s:s, s:s, s:O, s:s}",
-	    "id", (json_int_t)t.id, "name", t.req.name, "token", t.token,
-	    "scopes", t.req.scopes, "message", "Copiez ce jeton maintenant : il ne "
+	    "id", (json_int_t)id, "name", req.name, "token", token,
+	    "scopes", req.scopes, "message", "Copiez ce jeton maintenant : il ne "
 	    "sera plus affiché."));
-	sodium_memzero(t.token, sizeof(t.token));
+	sodium_memzero(token, sizeof(token));
 }
 
 void
 account_tokens_list(struct req *r)
 {
-	struct db_err	 e;
-	PGresult	*res;
 	char		 uid[24];
 	const char	*v[1] = { uid };
-	json_t		*list;
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT coalesce(json_agg(json_build_object("
-	    "'id', id, 'name', name, 'prefix', prefix, 'scopes', scopes, "
-	    "'created_at', created_at, 'last_used_at', last_used_at, "
-	    "'expires_at', expires_at) ORDER BY id), '[]') FROM api_tokens "
-	    "WHERE user_id = $1 AND revoked_at IS NULL "
-	    "AND (expires_at IS NULL OR expires_at > now())", 1, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		return;
-	}
-	list = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	PQclear(res);
-	http_reply_json(r, 200, json_pack("{s:o}", "tokens",
-	    list ? list : json_array()));
+	db_reply_json(r, "SELECT json_build_object('tokens', coalesce(json_agg("
+	    "json_build_object('id', id, 'name', name, 'prefix', prefix, "
+	    "'scopes', scopes, 'created_at', created_at, 'last_used_at', "
+	    "last_used_at, 'expires_at', expires_at) ORDER BY id), '[]')) "
+	    "FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL "
+	    "AND (expires_at IS NULL OR expires_at > now())", 1, v, "");
 }
 
 void

@@ -40,8 +40,9 @@ struct token_request {
 	json_t		*scopes;
 	long long	 expires_days;	/* 0: never */
 };
-int	 account_token_insert(PGconn *, struct db_err *,
-	    const struct token_request *, char *out, size_t outlen, int64_t *id);
+/* Creates the token in its own transaction (with its event); 0 or -1 and e. */
+int	 account_token_issue(const struct token_request *, char *out,
+	    size_t outlen, int64_t *id, struct db_err *e);
 /* The scopes a role may hold (bit set of SCOPE_*). */
 unsigned account_role_scopes(enum role);
 /* 1 when scopes (a non-empty JSON array of names) are all within role's. */

@@ -25,17 +25,6 @@
 #include "territory.h"
 #include "util.h"
 
-static PGconn *
-connect_or_die(void)
-{
-	char	 err[512];
-	PGconn	*c;
-
-	if ((c = db_connect(err, sizeof(err))) == NULL)
-		fatal("cannot connect to PostgreSQL: %s", err);
-	return c;
-}
-
 /*
  * "31,34" into a JSON array after checking each code; NULL stays NULL.
  * Dies naming the option on a bad code.
@@ -237,7 +226,7 @@ cli_org(int argc, char **argv)
 		fatal("org add: --name and --kind are required");
 	d = codes_json(o.depts, 0, "--departements");
 	m = codes_json(o.communes, 1, "--communes");
-	c = connect_or_die();
+	c = db_connect_or_die();
 	id = org_insert(c, o.name, o.kind, o.siren, d, m);
 	PQfinish(c);
 	free(d);
@@ -264,7 +253,7 @@ cli_user(int argc, char **argv)
 		if (pw_hash(pw, hash) != 0)
 			fatal("cannot hash the password");
 		free_secret(pw);
-		c = connect_or_die();
+		c = db_connect_or_die();
 		v[0] = argv[2];
 		v[1] = hash;
 		/* A recovery: the new password, and nothing opened before it
@@ -306,7 +295,7 @@ cli_user(int argc, char **argv)
 	m = codes_json(o.communes, 1, "--communes");
 	if (!o.service)
 		pw = read_secret();
-	c = connect_or_die();
+	c = db_connect_or_die();
 	id = user_insert(c, o.email, o.name, o.org, o.role, o.service, d, m, pw);
 	PQfinish(c);
 	free_secret(pw);
@@ -354,7 +343,7 @@ cli_demo(void)
 	};
 	char		 pw[sizeof(users) / sizeof(users[0])][AUTH_TOKEN_LEN + 1];
 	const char	*v[1] = { users[0].email };
-	PGconn		*c = connect_or_die();
+	PGconn		*c = db_connect_or_die();
 	PGresult	*res;
 	size_t		 i;
 

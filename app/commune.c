@@ -213,10 +213,11 @@ commune_index_ensure(void)
 	char		 err[256];
 	PGconn		*c;
 	int64_t		 now = now_us();
+	size_t		 n;
 	int		 go;
 
-	if (commune_count() > 0)
-		return commune_count();
+	if ((n = commune_count()) > 0)
+		return n;
 	pthread_mutex_lock(&lock);
 	go = last_try == 0 || now - last_try > 60 * 1000000LL;
 	if (go)

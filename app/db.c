@@ -115,6 +115,17 @@ db_connect(char *err, size_t errlen)
 	return c;
 }
 
+PGconn *
+db_connect_or_die(void)
+{
+	char	 err[512];
+	PGconn	*c;
+
+	if ((c = db_connect(err, sizeof(err))) == NULL)
+		fatal("cannot connect to PostgreSQL: %s", err);
+	return c;
+}
+
 static PGconn *
 thread_conn(struct db_err *e)
 {
@@ -316,4 +327,26 @@ db_reply_error(struct req *r, const struct db_err *e)
 		    "Erreur interne du serveur.", NULL);
 		break;
 	}
+}
+
+void
+db_reply_json(struct req *r, const char *sql, int n, const char *const *v,
+    const char *notfound)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	json_t		*j;
+
+	if ((res = db_query(&e, DB_IDEMPOTENT, sql, n, v)) == NULL) {
+		db_reply_error(r, &e);
+		return;
+	}
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		http_reply_error(r, 404, "not_found", notfound, NULL);
+		return;
+	}
+	j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	PQclear(res);
+	http_reply_json(r, 200, j ? j : json_object());
 }

@@ -32,6 +32,8 @@ struct db_err {
 
 /* A new connection configured from conf; NULL and a message on failure. */
 PGconn		*db_connect(char *err, size_t errlen);
+/* The same for commands: one line and exit(1) on failure. */
+PGconn		*db_connect_or_die(void);
 
 /*
  * Runs sql with text parameters on conn. Returns the result (tuples or
@@ -64,6 +66,12 @@ int		 db_tx(struct db_err *e, db_tx_fn fn, void *arg);
 /* HTTP status, stable error code and French message for an error class. */
 unsigned	 db_http_status(enum db_rc);
 void		 db_reply_error(struct req *, const struct db_err *);
+/*
+ * Runs an idempotent query whose one cell is the JSON answer and answers
+ * 200 with it; no row (or NULL) answers 404 with notfound.
+ */
+void		 db_reply_json(struct req *, const char *sql, int n,
+		    const char *const *values, const char *notfound);
 
 /* Closes the calling thread's connection (tests). */
 void		 db_thread_close(void);

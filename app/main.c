@@ -82,17 +82,6 @@ load_config(const char *path)
 	log_set_level(lvl);
 }
 
-static PGconn *
-connect_or_die(void)
-{
-	char	 err[512];
-	PGconn	*c;
-
-	if ((c = db_connect(err, sizeof(err))) == NULL)
-		fatal("cannot connect to PostgreSQL: %s", err);
-	return c;
-}
-
 static int
 cmd_migrate(int argc, char **argv)
 {
@@ -104,7 +93,7 @@ cmd_migrate(int argc, char **argv)
 	if (argc != 1)
 		usage();
 	(void)argv;
-	c = connect_or_die();
+	c = db_connect_or_die();
 	rc = migrate_run(c, conf.migrations_dir, 1, &mr, err, sizeof(err));
 	PQfinish(c);
 	if (rc)

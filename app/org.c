@@ -48,29 +48,6 @@ json_param(const struct param_val *p)
 	return p->set && !p->isnull && p->a ? json_dumps(p->a, JSON_COMPACT) : NULL;
 }
 
-static void
-reply_json_query(struct req *r, unsigned status, const char *sql, int n,
-    const char *const *v, const char *notfound)
-{
-	struct db_err	 e;
-	PGresult	*res;
-	json_t		*j;
-
-	res = db_query(&e, DB_IDEMPOTENT, sql, n, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		return;
-	}
-	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		http_reply_error(r, 404, "not_found", notfound, NULL);
-		return;
-	}
-	j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	PQclear(res);
-	http_reply_json(r, status, j ? j : json_object());
-}
-
 #define ORG_JSON "json_build_object('id', o.id, 'name', o.name, 'kind', o.kind, " \
 	"'siren', o.siren, 'departements', o.departements, 'communes', " \
 	"o.communes, 'active', o.active, 'created_at', o.created_at, " \
@@ -86,7 +63,7 @@ reply_json_query(struct req *r, unsigned status, const char *sql, int n,
 void
 org_kinds(struct req *r)
 {
-	reply_json_query(r, 200, "SELECT json_build_object('kinds', coalesce("
+	db_reply_json(r, "SELECT json_build_object('kinds', coalesce("
 	    "json_agg(json_build_object('code', code, 'label', label) "
 	    "ORDER BY label), '[]')) FROM organisation_kinds", 0, NULL, "");
 }
@@ -94,7 +71,7 @@ org_kinds(struct req *r)
 void
 org_list(struct req *r)
 {
-	reply_json_query(r, 200, "SELECT json_build_object('organisations', "
+	db_reply_json(r, "SELECT json_build_object('organisations', "
 	    "coalesce(json_agg(" ORG_JSON " ORDER BY o.name), '[]')) "
 	    "FROM organisations o", 0, NULL, "");
 }
@@ -122,7 +99,7 @@ org_get(struct req *r)
 
 	if (check_org_id(r, id, sizeof(id)))
 		return;
-	reply_json_query(r, 200, "SELECT " ORG_JSON " FROM organisations o "
+	db_reply_json(r, "SELECT " ORG_JSON " FROM organisations o "
 	    "WHERE o.id = $1", 1, v, "Cette organisation n'existe pas.");
 }
 
@@ -267,7 +244,7 @@ org_members(struct req *r)
 
 	if (check_org_id(r, id, sizeof(id)))
 		return;
-	reply_json_query(r, 200, "SELECT json_build_object('members', "
+	db_reply_json(r, "SELECT json_build_object('members', "
 	    "coalesce(json_agg(" USER_JSON " ORDER BY u.display_name), '[]')) "
 	    "FROM users u WHERE u.organisation_id = $1 "
 	    "HAVING EXISTS (SELECT 1 FROM organisations WHERE id = $1)", 1, v,
@@ -282,7 +259,7 @@ org_events(struct req *r)
 
 	if (check_org_id(r, id, sizeof(id)))
 		return;
-	reply_json_query(r, 200, "SELECT json_build_object('events', "
+	db_reply_json(r, "SELECT json_build_object('events', "
 	    "coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, "
 	    "'kind', e.kind, 'actor', a.display_name, 'user', u.display_name, "
 	    "'client_addr', host(e.client_addr), 'detail', e.detail) "
@@ -693,27 +670,14 @@ org_user_update(struct req *r)
 	free(u.communes);
 }
 
-struct svctoken {
-	struct token_request	 req;
-	char			 token[64];
-	int64_t			 id;
-};
-
-static int
-svc_token_tx(PGconn *c, void *arg, struct db_err *e)
-{
-	struct svctoken	*s = arg;
-
-	return account_token_insert(c, e, &s->req, s->token, sizeof(s->token),
-	    &s->id);
-}
-
 void
 org_user_token(struct req *r)
 {
 	struct target	 t;
-	struct svctoken	 s;
+	struct token_request req;
 	struct db_err	 e;
+	char		 token[64];
+	int64_t		 id;
 	json_t		*scopes = req_param(r, "scopes")->a;
 
 	if (target_or_4xx(r, &t))
@@ -730,14 +694,13 @@ org_user_token(struct req *r)
 		    "compte ne permet pas ces portées.", "scopes");
 		return;
 	}
-	memset(&s, 0, sizeof(s));
-	s.req = (struct token_request){ t.id, t.org_id, r->who->user_id, r->addr,
+	req = (struct token_request){ t.id, t.org_id, r->who->user_id, r->addr,
 	    req_param(r, "name")->s, scopes, req_param(r, "expires_days")->i };
-	if (db_tx(&e, svc_token_tx, &s) != 0) {
+	if (account_token_issue(&req, token, sizeof(token), &id, &e) != 0) {
 		db_reply_error(r, &e);
 		return;
 	}
 	http_reply_json(r, 201, json_pack("{s:I, s:s, s:O}", "id",
-	    (json_int_t)s.id, "token", s.token, "scopes", scopes));
-	sodium_memzero(s.token, sizeof(s.token));
+	    (json_int_t)id, "token", token, "scopes", scopes));
+	sodium_memzero(token, sizeof(token));
 }

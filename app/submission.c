@@ -305,6 +305,19 @@ reply_invalid(struct req *r, struct check *c, const char *code,
 	http_reply_json(r, 422, body);
 }
 
+/* The values a save writes from the checks, into v[1..6] ($2..$7). */
+static void
+row_values(const struct check *c, int go, const char *attrs, const char **v)
+{
+	v[1] = go ? "submitted" : "draft";
+	v[2] = attrs;
+	v[3] = c->hexwkb;
+	v[4] = json_string_value(json_object_get(c->clean,
+	    form_name_field(c->form)));
+	v[5] = c->commune[0] ? c->commune : NULL;
+	v[6] = c->dept[0] ? c->dept : NULL;
+}
+
 /*
  * After the checks: refuses what cannot be saved, and tells whether the
  * submission goes in (1) or stays a draft (0). Returns -1 when answered.
@@ -369,13 +382,7 @@ sub_create(struct req *r)
 	attrs = json_dumps(c.clean, JSON_COMPACT);
 	warn = json_dumps(c.warnings, JSON_COMPACT);
 	v[0] = form_guichet(c.form);
-	v[1] = go ? "submitted" : "draft";
-	v[2] = attrs;
-	v[3] = c.hexwkb;
-	v[4] = json_string_value(json_object_get(c.clean,
-	    form_name_field(c.form)));
-	v[5] = c.commune[0] ? c.commune : NULL;
-	v[6] = c.dept[0] ? c.dept : NULL;
+	row_values(&c, go, attrs, v);
 	v[7] = uid;
 	v[8] = oid;
 	v[9] = go ? warn : "[]";
@@ -409,8 +416,6 @@ static const char *const VISIBLE =
 void
 sub_get(struct req *r)
 {
-	struct db_err	 e;
-	PGresult	*res;
 	char		 id[24], uid[24], oid[24], sql[1024];
 	const char	*v[5] = { id, uid, oid, role_name(r->who->role),
 	    form_guichet(form_of(r)) };
@@ -420,18 +425,7 @@ sub_get(struct req *r)
 	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
 	snprintf(sql, sizeof(sql), "SELECT " SUB_JSON " FROM submissions s "
 	    "WHERE s.id = $1 AND s.guichet = $5 AND %s", VISIBLE);
-	res = db_query(&e, DB_IDEMPOTENT, sql, 5, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		http_reply_error(r, 404, "not_found", "Cette saisie n'existe pas.",
-		    NULL);
-	else
-		http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0,
-		    NULL));
-	PQclear(res);
+	db_reply_json(r, sql, 5, v, "Cette saisie n'existe pas.");
 }
 
 void
@@ -439,8 +433,6 @@ sub_list(struct req *r)
 {
 	const struct param_val *st = req_param(r, "state"),
 	    *lim = req_param(r, "limit"), *off = req_param(r, "offset");
-	struct db_err	 e;
-	PGresult	*res;
 	char		 uid[24], l[24], o[24];
 	const char	*v[5] = { form_guichet(form_of(r)), uid,
 	    st->set ? st->s : NULL, l, o };
@@ -448,20 +440,14 @@ sub_list(struct req *r)
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	snprintf(l, sizeof(l), "%lld", lim->set ? lim->i : 50);
 	snprintf(o, sizeof(o), "%lld", off->set ? off->i : 0);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT json_build_object('total', "
+	db_reply_json(r, "SELECT json_build_object('total', "
 	    "(SELECT count(*) FROM submissions WHERE guichet = $1 AND "
 	    "author_id = $2 AND ($3::text IS NULL OR state = $3)), "
 	    "'submissions', coalesce(json_agg(" SUB_JSON " ORDER BY s.updated_at "
 	    "DESC, s.id DESC), '[]')) FROM (SELECT * FROM submissions "
 	    "WHERE guichet = $1 AND author_id = $2 AND ($3::text IS NULL OR "
 	    "state = $3) ORDER BY updated_at DESC, id DESC LIMIT $4 OFFSET $5) s",
-	    5, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		return;
-	}
-	http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
-	PQclear(res);
+	    5, v, "");
 }
 
 /*
@@ -518,13 +504,7 @@ sub_update(struct req *r)
 	warn = json_dumps(c.warnings, JSON_COMPACT);
 	snprintf(vs, sizeof(vs), "%lld", ver->set ? ver->i : -1);
 	v[0] = id;
-	v[1] = go ? "submitted" : "draft";
-	v[2] = attrs;
-	v[3] = c.hexwkb;
-	v[4] = json_string_value(json_object_get(c.clean,
-	    form_name_field(c.form)));
-	v[5] = c.commune[0] ? c.commune : NULL;
-	v[6] = c.dept[0] ? c.dept : NULL;
+	row_values(&c, go, attrs, v);
 	v[7] = go ? warn : "[]";
 	v[8] = vs;
 	v[9] = uid;

@@ -20,8 +20,6 @@ zone_list(struct req *r)
 	double		 b[4];
 	char		 bs[4][32], n;
 	const char	*v[6];
-	struct db_err	 e;
-	PGresult	*res;
 	int		 i;
 
 	if (bbox->set) {
@@ -47,7 +45,7 @@ zone_list(struct req *r)
 	v[3] = bbox->set ? bs[2] : NULL;
 	v[4] = bbox->set ? bs[3] : NULL;
 	v[5] = code->set ? code->s : NULL;
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT json_build_object('type', "
+	db_reply_json(r, "SELECT json_build_object('type', "
 	    "'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
 	    "'type', 'Feature', 'properties', json_build_object('code', code, "
 	    "'nom', nom), 'bbox', json_build_array(ST_XMin(geom), ST_YMin(geom), "
@@ -56,11 +54,5 @@ zone_list(struct req *r)
 	    "FROM (SELECT code, nom, geom FROM ref_zones WHERE kind = $1 "
 	    "AND ($6::text IS NULL OR code = $6) AND ($2::float8 IS NULL OR "
 	    "geom && ST_MakeEnvelope($2, $3, $4, $5, 4326)) ORDER BY code "
-	    "LIMIT 600) z", 6, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		return;
-	}
-	http_reply_json(r, 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
-	PQclear(res);
+	    "LIMIT 600) z", 6, v, "");
 }
