@@ -384,7 +384,7 @@ cli_routes(void)
 {
 	static const char *const kinds[] = { "integer", "string", "enum",
 	    "boolean", "email", "secret", "departements", "communes", "enums",
-	    "json" };
+	    "json", "ids" };
 	static const char *const ins[] = { "query", "path", "body" };
 	const struct param_spec	*p;
 	json_t			*all = json_array(), *row, *params;

@@ -40,6 +40,7 @@ struct conf {
 	char	*smtp_host;
 	long long smtp_port;
 	char	*mail_from;
+	long long digest_hour;
 	char	*map_tiles_url;
 	char	*map_tiles_attribution;
 };

@@ -63,6 +63,9 @@ struct form {
 	unsigned	 geom_types;
 	const char	*commune_field;
 	const char	*name_field;
+	json_t		*authorities;	/* review.authorities, borrowed from def */
+	int		 review_all;
+	int		 due_days;
 };
 
 static struct form	*forms[3];
@@ -325,11 +328,88 @@ load_rule(struct form *f, size_t i, json_t *def, const char *name,
 	return 0;
 }
 
+/* The shape of organisation_kinds.code. */
+static int
+kind_ok(const char *s)
+{
+	size_t	n = 0;
+
+	for (; s != NULL && ((*s >= 'a' && *s <= 'z') || *s == '_'); s++)
+		n++;
+	return s != NULL && *s == '\0' && n >= 2 && n <= 32;
+}
+
+/*
+ * review: who moderates the guichet. Each authority is a set of
+ * organisation kinds; with mode "all" every authority must validate, with
+ * "any" one suffices. A kind reviews for one authority at most, so that a
+ * reviewer's sign-off is never ambiguous.
+ */
+static int
+load_review(struct form *f, json_t *rv, const char *name, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "authorities", "mode", "due_days",
+	    NULL };
+	static const char *const akeys[] = { "code", "label", "kinds", NULL };
+	const char	*mode = json_string_value(json_object_get(rv, "mode"));
+	json_t		*a, *k, *k2;
+	long long	 due = 0;
+	size_t		 i, j, i2, j2;
+
+	if (!json_is_object(rv) || only_keys(rv, keys, name, "review", err,
+	    errlen))
+		return bad(err, errlen, name, "review: an object is expected");
+	f->authorities = json_object_get(rv, "authorities");
+	if (!json_is_array(f->authorities) ||
+	    json_array_size(f->authorities) == 0)
+		return bad(err, errlen, name, "review.authorities: a list is "
+		    "expected");
+	json_array_foreach(f->authorities, i, a) {
+		if (!json_is_object(a) || only_keys(a, akeys, name,
+		    "review.authorities[]", err, errlen))
+			return -1;
+		if (!json_is_string(json_object_get(a, "code")) ||
+		    !json_is_string(json_object_get(a, "label")) ||
+		    strcmp(json_string_value(json_object_get(a, "code")),
+		    "admin") == 0)
+			return bad(err, errlen, name, "review.authorities[%zu]: "
+			    "code (not \"admin\") and label are expected", i);
+		if (!json_is_array(json_object_get(a, "kinds")) ||
+		    json_array_size(json_object_get(a, "kinds")) == 0)
+			return bad(err, errlen, name, "review.authorities[%zu]."
+			    "kinds: a list of organisation kinds is expected", i);
+		json_array_foreach(json_object_get(a, "kinds"), j, k) {
+			if (!kind_ok(json_string_value(k)))
+				return bad(err, errlen, name, "review.authorities"
+				    "[%zu].kinds[%zu]: an organisation kind "
+				    "([a-z_], 2 to 32) is expected", i, j);
+			for (i2 = 0; i2 <= i; i2++)
+				json_array_foreach(json_object_get(
+				    json_array_get(f->authorities, i2), "kinds"),
+				    j2, k2)
+					if ((i2 < i || j2 < j) && json_equal(k, k2))
+						return bad(err, errlen, name,
+						    "review.authorities[%zu]."
+						    "kinds[%zu]: a kind reviews "
+						    "for one authority", i, j);
+		}
+	}
+	if (mode == NULL || (strcmp(mode, "all") && strcmp(mode, "any")))
+		return bad(err, errlen, name, "review.mode: \"all\" or \"any\"");
+	f->review_all = strcmp(mode, "all") == 0;
+	if (get_int(rv, "due_days", &due, NULL) || due < 1 || due > 365)
+		return bad(err, errlen, name, "review.due_days: 1 to 365");
+	f->due_days = (int)due;
+	return 0;
+}
+
 struct form *
 form_parse(const char *name, json_t *def, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "guichet", "title", "description",
-	    "name_field", "geometry", "exports", "fields", "rules", NULL };
+	    "name_field", "geometry", "exports", "review", "fields", "rules",
+	    NULL };
 	static const char *const gkeys[] = { "types", "commune_field", "help",
 	    "duplicates", NULL };
 	struct form	*f = xcalloc(1, sizeof(*f));
@@ -394,6 +474,8 @@ form_parse(const char *name, json_t *def, char *err, size_t errlen)
 		bad(err, errlen, name, "name_field: not a field of the form");
 		goto fail;
 	}
+	if (load_review(f, json_object_get(def, "review"), name, err, errlen))
+		goto fail;
 	rules = json_object_get(def, "rules");
 	if (rules != NULL && !json_is_array(rules)) {
 		bad(err, errlen, name, "rules: a list is expected");
@@ -488,6 +570,50 @@ json_t *form_definition(const struct form *f) { return f->def; }
 unsigned form_geometry_types(const struct form *f) { return f->geom_types; }
 const char *form_commune_field(const struct form *f) { return f->commune_field; }
 const char *form_name_field(const struct form *f) { return f->name_field; }
+int form_review_all(const struct form *f) { return f->review_all; }
+
+const char *
+form_field_label(const struct form *f, const char *name)
+{
+	const struct field *fd = field_find(f, name);
+
+	return fd ? fd->label : NULL;
+}
+
+int form_due_days(const struct form *f) { return f->due_days; }
+size_t form_authority_count(const struct form *f)
+{
+	return json_array_size(f->authorities);
+}
+
+const char *
+form_authority(const struct form *f, size_t i, const char **label)
+{
+	json_t	*a = json_array_get(f->authorities, i);
+
+	if (label != NULL)
+		*label = json_string_value(json_object_get(a, "label"));
+	return json_string_value(json_object_get(a, "code"));
+}
+
+json_t *
+form_authority_kinds(const struct form *f, size_t i)
+{
+	return json_object_get(json_array_get(f->authorities, i), "kinds");
+}
+
+int
+form_authority_of_kind(const struct form *f, const char *kind)
+{
+	json_t	*a, *k;
+	size_t	 i, j;
+
+	json_array_foreach(f->authorities, i, a)
+		json_array_foreach(json_object_get(a, "kinds"), j, k)
+			if (strcmp(json_string_value(k), kind) == 0)
+				return (int)i;
+	return -1;
+}
 
 /* --- validation ------------------------------------------------------------- */
 

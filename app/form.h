@@ -33,6 +33,24 @@ const char	*form_commune_field(const struct form *);
 const char	*form_name_field(const struct form *);
 
 /*
+ * Moderation (the form's "review"): the reviewing authorities, each a set
+ * of organisation kinds; whether all must validate (else any one); the
+ * days a decision is due in.
+ */
+int		 form_review_all(const struct form *);
+int		 form_due_days(const struct form *);
+size_t		 form_authority_count(const struct form *);
+/* The code of authority i (label into *label when not NULL). */
+const char	*form_authority(const struct form *, size_t i,
+		    const char **label);
+/* The organisation kinds of authority i (borrowed). */
+json_t		*form_authority_kinds(const struct form *, size_t i);
+/* The authority an organisation kind reviews for, or -1. */
+int		 form_authority_of_kind(const struct form *, const char *kind);
+/* A field's label, or NULL for an undeclared field. */
+const char	*form_field_label(const struct form *, const char *field);
+
+/*
  * Validates attrs. complete: a submission (required fields are required);
  * otherwise a draft, where only the values given are checked. Fills
  * *clean with the declared fields only, typed (the caller decrefs), and

@@ -115,6 +115,8 @@ http_reply_json(struct req *r, unsigned status, json_t *body)
 	    wipe_free);
 	MHD_add_response_header(resp, "Content-Type",
 	    "application/json; charset=utf-8");
+	if (r->etag[0] != '\0')
+		MHD_add_response_header(resp, "ETag", r->etag);
 	http_common_headers(resp, 1);
 	http_reply(r, status, resp);
 }

@@ -38,6 +38,7 @@ struct req {
 	struct MHD_Response	*resp;		/* the answer, queued at the end */
 	unsigned		 status;
 	size_t			 bytes;
+	char			 etag[24];	/* set: sent with a JSON answer */
 };
 
 /* Runs the server until SIGINT or SIGTERM; returns the exit status. */

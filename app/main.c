@@ -22,7 +22,10 @@
 #include "conf.h"
 #include "commune.h"
 #include "csp.h"
+#include "audit.h"
 #include "form.h"
+#include "notify.h"
+#include "workflow.h"
 #include "db.h"
 #include "http.h"
 #include "mailer.h"
@@ -57,6 +60,10 @@ usage(void)
 	    "                (communes.json); --replace: all of the kinds loaded\n"
 	    "  demo          create the demo organisations and accounts, once\n"
 	    "  routes        print the route table as JSON\n"
+	    "  audit verify  check the event log's hash chain; exit 1 and name\n"
+	    "                the first broken link when it is not intact\n"
+	    "  notify digest mail the notification digests due (normally daily,\n"
+	    "                at digest_hour, by the server)\n"
 	    "  version       print the version\n"
 	    "The configuration file is -c FILE, else $GUICHET_CONF, else\n"
 	    "conf/guichet.conf when present; GUICHET_<KEY> variables override it.\n");
@@ -138,7 +145,8 @@ cmd_serve(int argc, char **argv)
 	(void)argv;
 	if (route_check_table(route_table, route_count, err, sizeof(err)))
 		fatal("%s", err);
-	if (form_load_all(conf.forms_dir, err, sizeof(err)))
+	if (form_load_all(conf.forms_dir, err, sizeof(err)) ||
+	    wf_load(conf.forms_dir, err, sizeof(err)))
 		fatal("%s", err);
 	asset_init();
 	csp_init();
@@ -163,10 +171,13 @@ cmd_serve(int argc, char **argv)
 		PQfinish(c);
 	}
 	mailer_start();
+	notify_start();
 	rc = http_serve();
+	notify_stop();
 	mailer_stop();
 	commune_index_free();
 	form_free_all();
+	wf_free();
 	asset_close();
 	return rc;
 }
@@ -184,9 +195,11 @@ cmd_check_config(int argc, char **argv)
 	asset_close();
 	if (migrate_scan(conf.migrations_dir, &nfiles, err, sizeof(err)))
 		fatal("%s", err);
-	if (form_load_all(conf.forms_dir, err, sizeof(err)))
+	if (form_load_all(conf.forms_dir, err, sizeof(err)) ||
+	    wf_load(conf.forms_dir, err, sizeof(err)))
 		fatal("%s", err);
 	form_free_all();
+	wf_free();
 	conf_print();
 	printf("configuration OK\n");
 	return 0;
@@ -223,6 +236,41 @@ json_free_wiped(void *p)
 }
 
 static int
+cmd_audit(int argc, char **argv)
+{
+	PGconn	*c;
+	int	 rc;
+
+	if (argc != 2 || strcmp(argv[1], "verify") != 0)
+		usage();
+	c = db_connect_or_die();
+	rc = audit_verify(c, stdout);
+	PQfinish(c);
+	return rc < 0 ? 2 : rc;
+}
+
+static int
+cmd_notify(int argc, char **argv)
+{
+	struct db_err	 e;
+	PGconn		*c;
+	int		 n;
+
+	if (argc != 2 || strcmp(argv[1], "digest") != 0)
+		usage();
+	c = db_connect_or_die();
+	n = notify_digest(c, &e);
+	PQfinish(c);
+	if (n < 0) {
+		fprintf(stderr, "guichet: notify digest: database error %s\n",
+		    e.sqlstate);
+		return 1;
+	}
+	printf("%d digest(s) queued\n", n);
+	return 0;
+}
+
+static int
 cmd_load_refdata(int argc, char **argv)
 {
 	return refdata_load(argc - 1, argv + 1);
@@ -240,6 +288,8 @@ static const struct {
 	{ "user",	  cli_user },
 	{ "demo",	  cmd_demo },
 	{ "routes",	  cmd_routes },
+	{ "audit",	  cmd_audit },
+	{ "notify",	  cmd_notify },
 };
 
 int

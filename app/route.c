@@ -133,7 +133,8 @@ route_check_table(const struct route *table, size_t n, char *err,
 		for (ps = table[i].params; ps && ps->name; ps++) {
 			ndeclared += ps->in == IN_PATH;
 			if ((ps->kind == P_DEPTS || ps->kind == P_COMMUNES ||
-			    ps->kind == P_ENUMS || ps->kind == P_JSON) &&
+			    ps->kind == P_ENUMS || ps->kind == P_JSON ||
+			    ps->kind == P_IDS) &&
 			    ps->in != IN_BODY) {
 				snprintf(err, errlen, "route %s %s: list parameter "
 				    "%s outside the body", table[i].method,
@@ -239,6 +240,7 @@ param_one(const struct param_spec *s, const char *raw, struct param_val *v,
 	case P_COMMUNES:
 	case P_ENUMS:
 	case P_JSON:
+	case P_IDS:
 		return param_error(e, s, "param_invalid",
 		    "doit être une valeur JSON du corps.");
 	case P_STR:
@@ -302,7 +304,8 @@ param_parse(const struct param_spec *specs, struct param_val *vals,
 
 /*
  * An array member: a JSON array of distinct strings, each a département or
- * commune code, or one of the choices; at most s->max items.
+ * commune code, or one of the choices; or (P_IDS) of distinct record ids,
+ * from 1 to 2^53 - 1; at most s->max items.
  */
 static int
 param_array(const struct param_spec *s, json_t *j, struct param_val *v,
@@ -319,6 +322,18 @@ param_array(const struct param_spec *s, json_t *j, struct param_val *v,
 		return param_error(e, s, "param_invalid",
 		    "compte trop d'éléments.");
 	json_array_foreach(j, i, item) {
+		if (s->kind == P_IDS) {
+			if (!json_is_integer(item) || json_integer_value(item) < 1 ||
+			    json_integer_value(item) > 9007199254740991LL)
+				return param_error(e, s, "param_invalid",
+				    "ne doit contenir que des identifiants "
+				    "(entiers positifs).");
+			for (k = 0; k < i; k++)
+				if (json_equal(item, json_array_get(j, k)))
+					return param_error(e, s, "param_invalid",
+					    "contient un doublon.");
+			continue;
+		}
 		if (!json_is_string(item))
 			return param_error(e, s, "param_invalid",
 			    "ne doit contenir que des textes.");
@@ -379,6 +394,7 @@ param_parse_body(const struct param_spec *specs, struct param_val *vals,
 		case P_DEPTS:
 		case P_COMMUNES:
 		case P_ENUMS:
+		case P_IDS:
 			if (param_array(s, j, &vals[k], e))
 				return -1;
 			continue;

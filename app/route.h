@@ -26,7 +26,7 @@ enum param_in	{ IN_QUERY, IN_PATH, IN_BODY };
  * only in JSON bodies.
  */
 enum param_kind	{ P_INT, P_STR, P_ENUM, P_BOOL, P_EMAIL, P_SECRET, P_DEPTS,
-		  P_COMMUNES, P_ENUMS, P_JSON };
+		  P_COMMUNES, P_ENUMS, P_JSON, P_IDS };
 
 #define P_REQUIRED	0x01
 #define P_NULLABLE	0x02	/* a JSON null is accepted (and means "none") */

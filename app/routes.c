@@ -8,9 +8,12 @@
 #include "account.h"
 #include "csp.h"
 #include "health.h"
+#include "moderation.h"
+#include "notify.h"
 #include "org.h"
 #include "route.h"
 #include "submission.h"
+#include "workflow.h"
 #include "zone.h"
 
 #define ID_MAX		9007199254740991LL	/* integers exact in JSON */
@@ -114,12 +117,16 @@ static const struct param_spec p_guichet[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ NULL }
 };
+static const char *const amend_ops[] = { "modify", "delete", NULL };
 static const struct param_spec p_sub_new[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ "attributes", IN_BODY, P_JSON, P_REQUIRED, 0, 0, NULL },
 	{ "geometry", IN_BODY, P_JSON, P_NULLABLE, 0, 0, NULL },
 	{ "submit", IN_BODY, P_BOOL, 0, 0, 0, NULL },
 	{ "confirm_warnings", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	/* An amendment of a validated object. */
+	{ "amends", IN_BODY, P_INT, 0, 1, ID_MAX, NULL },
+	{ "operation", IN_BODY, P_ENUM, 0, 0, 0, amend_ops },
 	{ NULL }
 };
 static const struct param_spec p_sub_edit[] = {
@@ -142,6 +149,80 @@ static const struct param_spec p_sub_list[] = {
 static const struct param_spec p_sub_id[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ NULL }
+};
+
+static const char *const actions[] = { "submit", "resubmit", "withdraw",
+    "claim", "validate", "request_changes", "reject", NULL };
+static const char *const decisions[] = { "validate", "request_changes",
+    "reject", NULL };
+static const char *const queue_states[] = { "submitted", "in_review",
+    "changes_requested", NULL };
+static const char *const assigned[] = { "me", "none", "any", NULL };
+static const char *const notify_modes[] = { "immediate", "digest", "none",
+    NULL };
+static const struct param_spec p_transition[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "action", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, actions },
+	{ "comment", IN_BODY, P_STR, 0, 0, 5000, NULL },
+	{ "reason", IN_BODY, P_STR, 0, 1, 64, NULL },
+	{ "remarks", IN_BODY, P_JSON, 0, 0, 0, NULL },
+	{ "version", IN_BODY, P_INT, 0, 1, 2147483647, NULL },
+	{ "confirm_warnings", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_assign[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "user_id", IN_BODY, P_INT, P_REQUIRED | P_NULLABLE, 1, ID_MAX, NULL },
+	{ NULL }
+};
+static const struct param_spec p_diff[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "from", IN_QUERY, P_INT, P_REQUIRED, 1, 2147483647, NULL },
+	{ "to", IN_QUERY, P_INT, 0, 1, 2147483647, NULL },
+	{ NULL }
+};
+static const struct param_spec p_comment[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "body", IN_BODY, P_STR, P_REQUIRED, 1, 5000, NULL },
+	{ "field", IN_BODY, P_STR, 0, 1, 64, NULL },
+	{ NULL }
+};
+static const struct param_spec p_queue[] = {
+	{ "guichet", IN_QUERY, P_ENUM, 0, 0, 0, guichets },
+	{ "state", IN_QUERY, P_ENUM, 0, 0, 0, queue_states },
+	{ "commune", IN_QUERY, P_STR, 0, 5, 5, NULL },
+	{ "assigned", IN_QUERY, P_ENUM, 0, 0, 0, assigned },
+	{ "overdue", IN_QUERY, P_BOOL, 0, 0, 0, NULL },
+	{ "older_than_days", IN_QUERY, P_INT, 0, 0, 3650, NULL },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_bulk[] = {
+	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "ids", IN_BODY, P_IDS, P_REQUIRED, 0, 200, NULL },
+	{ "action", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, decisions },
+	{ "comment", IN_BODY, P_STR, 0, 0, 5000, NULL },
+	{ "reason", IN_BODY, P_STR, 0, 1, 64, NULL },
+	{ NULL }
+};
+static const struct param_spec p_notifications[] = {
+	{ "unread", IN_QUERY, P_BOOL, 0, 0, 0, NULL },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ NULL }
+};
+static const struct param_spec p_notif_read[] = {
+	{ "ids", IN_BODY, P_IDS, 0, 0, 1000, NULL },
+	{ "all", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_notify_prefs[] = {
+	{ "notify", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, notify_modes },
 	{ NULL }
 };
 
@@ -220,6 +301,36 @@ const struct route route_table[] = {
 	    ACT_READ, p_sub_id, NOBODY, 0 },
 	{ "PATCH",  "/api/v1/guichets/{guichet}/submissions/{id}", sub_update,
 	    ACT_SUBMIT, p_sub_edit, JSONB(GEOMETRY_BODY), 0 },
+
+	/* Moderation: the workflow, decisions, history, comments, queues. */
+	{ "GET",    "/api/v1/workflow", wf_get_definition, ACT_PUBLIC, NULL,
+	    NOBODY, 0 },
+	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/transitions",
+	    mod_transition, ACT_READ, p_transition, JSONB(65536), 0 },
+	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/assignment",
+	    mod_assign, ACT_REVIEW, p_assign, JSONB(SMALL_BODY), 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}/versions",
+	    mod_versions, ACT_READ, p_sub_id, NOBODY, 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}/diff",
+	    mod_diff, ACT_READ, p_diff, NOBODY, 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}/events",
+	    mod_events, ACT_READ, p_sub_id, NOBODY, 0 },
+	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}/comments",
+	    mod_comments, ACT_READ, p_sub_id, NOBODY, 0 },
+	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/comments",
+	    mod_comment_add, ACT_SUBMIT, p_comment, JSONB(SMALL_BODY), 0 },
+	{ "POST",   "/api/v1/guichets/{guichet}/decisions", mod_bulk,
+	    ACT_REVIEW, p_bulk, JSONB(SMALL_BODY), 0 },
+	{ "GET",    "/api/v1/queue", mod_queue, ACT_REVIEW, p_queue, NOBODY, 0 },
+	{ "GET",    "/api/v1/dashboard", mod_dashboard, ACT_READ, NULL, NOBODY, 0 },
+
+	/* Notifications. */
+	{ "GET",    "/api/v1/notifications", notify_list, ACT_READ,
+	    p_notifications, NOBODY, 0 },
+	{ "POST",   "/api/v1/notifications/read", notify_read, ACT_READ,
+	    p_notif_read, JSONB(SMALL_BODY), 0 },
+	{ "PATCH",  "/api/v1/account/notifications", notify_prefs, ACT_ACCOUNT,
+	    p_notify_prefs, JSONB(SMALL_BODY), 0 },
 };
 
 const size_t route_count = sizeof(route_table) / sizeof(route_table[0]);

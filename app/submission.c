@@ -13,14 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "commune.h"
 #include "db.h"
 #include "form.h"
 #include "geom.h"
 #include "http.h"
+#include "moderation.h"
+#include "notify.h"
 #include "submission.h"
 #include "territory.h"
 #include "util.h"
+#include "workflow.h"
 
 /* The columns of a submission as the API shows it. */
 #define SUB_JSON "json_build_object('id', s.id, 'uid', s.uid, 'guichet', " \
@@ -28,8 +32,10 @@
 	"s.attributes, 'geometry', ST_AsGeoJSON(s.geom)::json, 'insee_commune', " \
 	"s.insee_commune, 'departement', s.departement, 'author_id', " \
 	"s.author_id, 'organisation_id', s.organisation_id, 'warnings', " \
-	"s.warnings, 'voie_uid', s.voie_uid, 'created_at', s.created_at, " \
-	"'updated_at', s.updated_at, 'submitted_at', s.submitted_at)"
+	"s.warnings, 'voie_uid', s.voie_uid, 'label', s.label, 'operation', " \
+	"s.operation, 'target_id', s.target_id, 'round', s.round, 'due_at', " \
+	"s.due_at, 'created_at', s.created_at, 'updated_at', s.updated_at, " \
+	"'submitted_at', s.submitted_at)"
 
 /* An address's street gets its stable id (voies) as it is saved. */
 #define VOIE_UID(guichet, commune, attrs) \
@@ -59,6 +65,7 @@ struct check {
 	char			 commune[8];
 	char			 dept[4];
 	int			 outside;	/* commune outside the author's territory */
+	int64_t			 target;	/* an amendment's object, never its look-alike */
 };
 
 static void
@@ -89,11 +96,13 @@ duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 	const char	*name = json_string_value(json_object_get(c->clean,
 			    form_name_field(c->form)));
 	char		 rad[32], deg[32], simt[32], id[24], oid[24], *keys, *attrs;
-	const char	*v[11];
+	char		 tid[24];
+	const char	*v[12];
 	PGresult	*res;
 
 	if (c->hexwkb == NULL)
 		return 0;
+	snprintf(tid, sizeof(tid), "%lld", (long long)c->target);
 	snprintf(rad, sizeof(rad), "%g", radius);
 	snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
 	snprintf(simt, sizeof(simt), "%g", sim);
@@ -112,6 +121,7 @@ duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 	v[8] = attrs;
 	v[9] = oid;
 	v[10] = c->commune[0] ? c->commune : NULL;
+	v[11] = c->target ? tid : NULL;
 	/*
 	 * Two ways to be alike. With "same" keys (addresses: number, suffix,
 	 * street), every key equal once case and blanks are folded, in the
@@ -125,7 +135,8 @@ duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 	    "'[]') FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::"
 	    "geography, $2::geometry::geography))::int AS d FROM submissions s "
 	    "WHERE s.guichet = $1 AND s.id <> $5::bigint "
-	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected') "
+	    "AND s.id IS DISTINCT FROM $12::bigint AND s.operation = 'create' "
+	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected', 'deleted') "
 	    "AND (s.organisation_id = $10::bigint OR s.state = 'validated') "
 	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN s.insee_commune = $11 "
 	    "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
@@ -135,7 +146,7 @@ duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 	    "ELSE ST_DWithin(s.geom, $2::geometry, $4::float8) "
 	    "  AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
 	    "  AND ($6::text IS NULL OR similarity(s.label, $6) >= $7::float4) END "
-	    "ORDER BY 4 LIMIT 5) t", 11, v);
+	    "ORDER BY 4 LIMIT 5) t", 12, v);
 	free(keys);
 	free(attrs);
 	if (res == NULL)
@@ -207,11 +218,11 @@ cog_checks(struct check *c, struct db_err *e)
  * 0, or -1 after answering (a database failure).
  */
 static int
-run_check(struct req *r, struct check *c, json_t *geometry, int complete,
-    int64_t self)
+run_check(struct req *r, struct check *c, json_t *attrs, json_t *geometry,
+    int complete, int64_t self)
 {
 	const char		*cf = form_commune_field(c->form);
-	json_t			*attrs = req_param(r, "attributes")->a, *v;
+	json_t			*v;
 	struct commune_hit	 hit;
 	struct geom_error	 ge;
 	struct db_err		 e;
@@ -352,33 +363,168 @@ gate(struct req *r, struct check *c, int submit)
 	return 1;
 }
 
-static void
-reply_saved(struct req *r, unsigned status, PGresult *res, struct check *c)
-{
-	json_t	*j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+/*
+ * A save, in one transaction: the row written (the statement returns the
+ * record's JSON, or nothing when the version or state moved meanwhile),
+ * the event, and when the record is sent to the reviewers, their
+ * notifications.
+ */
+struct save {
+	struct req	*r;
+	struct check	*c;
+	const char	*sql;
+	const char	**v;
+	int		 nv;
+	const char	*action;	/* "submit", "resubmit", or NULL: a save */
+	const char	*from;		/* the state before */
+	int		 created;
+	json_t		*out;		/* the record saved */
+};
 
-	if (j == NULL)
-		j = json_object();
-	json_object_set(j, "errors", c->errors);
-	json_object_set(j, "warnings", c->warnings);
-	http_reply_json(r, status, j);
+static int
+save_tx(PGconn *conn, void *arg, struct db_err *e)
+{
+	struct save	*s = arg;
+	const struct form *f = s->c->form;
+	PGresult	*res;
+	json_t		*payload;
+	int64_t		 id;
+	char		*msg, *link;
+	const char	*label;
+	int		 rc;
+
+	if ((res = db_exec(conn, e, s->sql, s->nv, s->v)) == NULL)
+		return -1;
+	json_decref(s->out);
+	s->out = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) :
+	    NULL;
+	PQclear(res);
+	if (s->out == NULL) {
+		memset(e, 0, sizeof(*e));
+		return -1;	/* stale: nothing written */
+	}
+	id = json_integer_value(json_object_get(s->out, "id"));
+	payload = s->action ? json_pack("{s:s, s:s, s:s, s:O}", "action",
+	    s->action, "from", s->from, "to", "submitted", "version",
+	    json_object_get(s->out, "version")) : json_pack("{s:O, s:O}",
+	    "version", json_object_get(s->out, "version"), "state",
+	    json_object_get(s->out, "state"));
+	if (audit_append(conn, e, s->action ? "transition" : s->created ?
+	    "submission.created" : "submission.saved", s->r->who->user_id, id,
+	    payload))
+		return -1;
+	if (s->action == NULL)
+		return 0;
+	label = json_string_value(json_object_get(s->out, "label"));
+	msg = xasprintf("%s : « %s » à instruire (n° %lld, commune %s)%s.",
+	    json_string_value(json_object_get(form_definition(f), "title")),
+	    label ? label : "sans nom", (long long)id, s->c->commune,
+	    strcmp(s->action, "resubmit") == 0 ? ", corrigée après votre "
+	    "demande" : "");
+	link = xasprintf("/instruction.html?guichet=%s&id=%lld",
+	    form_guichet(f), (long long)id);
+	rc = notify(conn, e, NOTIFY_REVIEWERS, f, id, s->r->who->user_id,
+	    "submitted", "Guichet : une saisie à instruire", msg, link);
+	free(link);
+	free(msg);
+	return rc;
+}
+
+/* Runs the save; answers the record, 409 when stale, or the error. */
+static void
+save(struct save *s, unsigned status, int64_t id)
+{
+	struct db_err	e;
+
+	if (db_tx(&e, save_tx, s) != 0) {
+		if (e.rc == DB_OK)
+			mod_reply_stale(s->r, s->c->form, id);
+		else
+			db_reply_error(s->r, &e);
+	} else {
+		json_object_set(s->out, "errors", s->c->errors);
+		json_object_set(s->out, "warnings", s->c->warnings);
+		snprintf(s->r->etag, sizeof(s->r->etag), "\"%lld\"", (long long)
+		    json_integer_value(json_object_get(s->out, "version")));
+		http_reply_json(s->r, status, s->out);
+		s->out = NULL;
+	}
+	json_decref(s->out);
+}
+
+/*
+ * An amendment's object: a validated object of the same guichet (not an
+ * amendment itself). Fills its id, version, and for a deletion request
+ * its content. Returns -1 when answered.
+ */
+static int
+amended(struct req *r, struct check *c, int64_t *target, char *tver,
+    json_t **attrs, json_t **geometry)
+{
+	char		 ids[24];
+	const char	*v[2] = { ids, form_guichet(c->form) };
+	struct db_err	 e;
+	PGresult	*res;
+
+	snprintf(ids, sizeof(ids), "%lld", req_param(r, "amends")->i);
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, operation, version, "
+	    "attributes, ST_AsGeoJSON(geom) FROM submissions WHERE id = $1 AND "
+	    "guichet = $2", 2, v);
+	if (res == NULL) {
+		db_reply_error(r, &e);
+		return -1;
+	}
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "validated") ||
+	    strcmp(PQgetvalue(res, 0, 1), "create")) {
+		PQclear(res);
+		http_reply_error(r, 409, "not_amendable", "Seul un objet validé "
+		    "peut être modifié ou supprimé par une demande.", "amends");
+		return -1;
+	}
+	*target = c->target = req_param(r, "amends")->i;
+	snprintf(tver, 16, "%s", PQgetvalue(res, 0, 2));
+	/* A deletion carries the object as it is, for the reviewer. */
+	if (req_param(r, "operation")->set &&
+	    strcmp(req_param(r, "operation")->s, "delete") == 0) {
+		*attrs = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+		*geometry = PQgetisnull(res, 0, 4) ? NULL :
+		    json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+	}
+	PQclear(res);
+	return 0;
 }
 
 void
 sub_create(struct req *r)
 {
 	struct check	 c = { form_of(r) };
-	struct db_err	 e;
-	PGresult	*res;
-	char		 uid[24], oid[24], *attrs = NULL, *warn = NULL;
-	const char	*v[10];
+	struct save	 s = { r, &c };
+	char		 uid[24], oid[24], tid[24], tver[16], due[16];
+	char		*attrs = NULL, *warn = NULL;
+	const char	*v[14];
+	json_t		*in = json_incref(req_param(r, "attributes")->a);
+	json_t		*geometry = json_incref(req_param(r, "geometry")->a);
+	int64_t		 target = 0;
 	int		 submit = req_param(r, "submit")->i != 0, go;
 
-	if (run_check(r, &c, req_param(r, "geometry")->a, submit, 0) ||
+	if (req_param(r, "amends")->set) {
+		json_decref(in);
+		json_decref(geometry);
+		in = geometry = NULL;
+		if (amended(r, &c, &target, tver, &in, &geometry))
+			goto out;
+		if (in == NULL) {	/* a modification: the new content */
+			in = json_incref(req_param(r, "attributes")->a);
+			geometry = json_incref(req_param(r, "geometry")->a);
+		}
+	}
+	if (run_check(r, &c, in, geometry, submit, 0) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
+	snprintf(tid, sizeof(tid), "%lld", (long long)target);
+	snprintf(due, sizeof(due), "%d", form_due_days(c.form));
 	attrs = json_dumps(c.clean, JSON_COMPACT);
 	warn = json_dumps(c.warnings, JSON_COMPACT);
 	v[0] = form_guichet(c.form);
@@ -386,46 +532,38 @@ sub_create(struct req *r)
 	v[7] = uid;
 	v[8] = oid;
 	v[9] = go ? warn : "[]";
-	res = db_query(&e, 0, "WITH s AS (INSERT INTO submissions (guichet, state, "
+	v[10] = target ? (req_param(r, "operation")->set ?
+	    req_param(r, "operation")->s : "modify") : "create";
+	v[11] = target ? tid : NULL;
+	v[12] = target ? tver : NULL;
+	v[13] = due;
+	s.sql = "WITH s AS (INSERT INTO submissions (guichet, state, "
 	    "attributes, geom, label, insee_commune, departement, author_id, "
-	    "organisation_id, warnings, submitted_at, voie_uid) VALUES ($1, $2, "
-	    "$3, $4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = "
-	    "'submitted' THEN now() END, " VOIE_UID("$1", "$6", "$3") ") "
-	    "RETURNING *) SELECT " SUB_JSON " FROM s", 10, v);
-	if (res == NULL)
-		db_reply_error(r, &e);
-	else {
-		reply_saved(r, 201, res, &c);
-		PQclear(res);
-	}
+	    "organisation_id, warnings, submitted_at, voie_uid, operation, "
+	    "target_id, target_version, round, due_at, updated_by) VALUES ($1, "
+	    "$2, $3, $4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = "
+	    "'submitted' THEN now() END, " VOIE_UID("$1", "$6", "$3") ", $11, "
+	    "$12, $13, CASE WHEN $2 = 'submitted' THEN 1 ELSE 0 END, CASE WHEN "
+	    "$2 = 'submitted' THEN now() + make_interval(days => $14::int) END, "
+	    "$8) RETURNING *) SELECT " SUB_JSON " FROM s";
+	s.v = v;
+	s.nv = 14;
+	s.action = go ? "submit" : NULL;
+	s.from = "draft";
+	s.created = 1;
+	save(&s, 201, 0);
 out:
+	json_decref(in);
+	json_decref(geometry);
 	free(attrs);
 	free(warn);
 	check_free(&c);
 }
 
-/*
- * Who may read a submission: its author, the admins of its organisation,
- * and platform admins (reviewers come with moderation). Others get 404, so
- * that ids tell nothing.
- */
-static const char *const VISIBLE =
-    "(s.author_id = $2 OR ($4 = 'admin') OR "
-    "($4 = 'org_admin' AND s.organisation_id = $3))";
-
 void
 sub_get(struct req *r)
 {
-	char		 id[24], uid[24], oid[24], sql[1024];
-	const char	*v[5] = { id, uid, oid, role_name(r->who->role),
-	    form_guichet(form_of(r)) };
-
-	snprintf(id, sizeof(id), "%lld", req_param(r, "id")->i);
-	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
-	snprintf(oid, sizeof(oid), "%lld", (long long)r->who->org_id);
-	snprintf(sql, sizeof(sql), "SELECT " SUB_JSON " FROM submissions s "
-	    "WHERE s.id = $1 AND s.guichet = $5 AND %s", VISIBLE);
-	db_reply_json(r, sql, 5, v, "Cette saisie n'existe pas.");
+	mod_reply_record(r, form_of(r), req_param(r, "id")->i, 200);
 }
 
 void
@@ -451,26 +589,30 @@ sub_list(struct req *r)
 }
 
 /*
- * Edits one's own draft (and submits it when asked). The version sent back
- * must be the current one: a stale edit gets 409 with the current version.
+ * Saves the author's edit of a draft, or of a record sent back for
+ * changes, and sends it when asked (the workflow's submit or resubmit).
+ * attrs and geometry: the new content; version: the one the author saw
+ * (-1: unchecked). A stale version gets 409 with the current record.
  */
-void
-sub_update(struct req *r)
+static void
+edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
+    long long version, int submit)
 {
 	struct check	 c = { form_of(r) };
-	const struct param_val *ver = req_param(r, "version");
-	json_t		*geometry = NULL;
+	struct save	 s = { r, &c };
+	const struct wf_transition *w = NULL;
 	struct db_err	 e;
 	PGresult	*res = NULL;
-	char		 id[24], uid[24], vs[24], *attrs = NULL, *warn = NULL;
-	const char	*v[10], *k[3] = { id, uid, NULL };
-	int		 submit = req_param(r, "submit")->i != 0, go;
+	char		 ids[24], uid[24], vs[24], due[16], state[24];
+	char		*attrs_s = NULL, *warn = NULL;
+	const char	*v[11], *k[3] = { ids, uid, NULL };
+	int		 go;
 
-	snprintf(id, sizeof(id), "%lld", req_param(r, "id")->i);
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	k[2] = form_guichet(c.form);
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, version, "
-	    "ST_AsGeoJSON(geom) FROM submissions "
+	    "ST_AsGeoJSON(geom), target_id FROM submissions "
 	    "WHERE id = $1 AND author_id = $2 AND guichet = $3", 3, k);
 	if (res == NULL) {
 		db_reply_error(r, &e);
@@ -481,53 +623,107 @@ sub_update(struct req *r)
 		    NULL);
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "draft") != 0) {
-		http_reply_error(r, 409, "not_editable", "Seul un brouillon peut "
-		    "être modifié.", NULL);
+	snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 0));
+	if (version >= 0 && version != atoll(PQgetvalue(res, 0, 1))) {
+		mod_reply_stale(r, c.form, id);
 		goto out;
 	}
-	if (ver->set && ver->i != atoll(PQgetvalue(res, 0, 1))) {
-		http_reply_error(r, 409, "stale_version", "La saisie a été "
-		    "modifiée entre-temps : rechargez-la.", "version");
+	if (strcmp(state, "draft") != 0 && strcmp(state,
+	    "changes_requested") != 0) {
+		http_reply_error(r, 409, "not_editable", "Seul un brouillon, ou "
+		    "une saisie renvoyée pour modification, peut être modifié.",
+		    NULL);
 		goto out;
 	}
+	if (submit) {
+		w = wf_find(strcmp(state, "draft") == 0 ? "submit" : "resubmit");
+		if (w == NULL || !wf_leaves(w, state)) {
+			http_reply_error(r, 409, "transition_forbidden", "Cette "
+			    "saisie ne peut pas être soumise dans son état.",
+			    "submit");
+			goto out;
+		}
+	}
+	c.target = PQgetisnull(res, 0, 3) ? 0 : atoll(PQgetvalue(res, 0, 3));
 	/* No geometry member: the stored one stays (null removes it). */
-	geometry = req_param(r, "geometry")->set ? json_incref(
-	    req_param(r, "geometry")->a) : PQgetisnull(res, 0, 2) ? NULL :
-	    json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+	geometry = given ? json_incref(geometry) : PQgetisnull(res, 0, 2) ?
+	    NULL : json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	PQclear(res);
 	res = NULL;
-	if (run_check(r, &c, geometry, submit, req_param(r, "id")->i) ||
+	if (run_check(r, &c, attrs, geometry, submit, id) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
-	attrs = json_dumps(c.clean, JSON_COMPACT);
+	attrs_s = json_dumps(c.clean, JSON_COMPACT);
 	warn = json_dumps(c.warnings, JSON_COMPACT);
-	snprintf(vs, sizeof(vs), "%lld", ver->set ? ver->i : -1);
-	v[0] = id;
-	row_values(&c, go, attrs, v);
+	snprintf(vs, sizeof(vs), "%lld", version);
+	snprintf(due, sizeof(due), "%d", form_due_days(c.form));
+	v[0] = ids;
+	row_values(&c, go, attrs_s, v);
 	v[7] = go ? warn : "[]";
 	v[8] = vs;
 	v[9] = uid;
+	v[10] = due;
 	/* The state and version are checked again where they are written. */
-	res = db_query(&e, 0, "WITH s AS (UPDATE submissions SET state = $2, "
-	    "attributes = $3, geom = $4::geometry, label = $5, insee_commune = $6, "
-	    "departement = $7, warnings = $8, version = version + 1, "
-	    "voie_uid = " VOIE_UID("guichet", "$6", "$3") ", "
-	    "updated_at = now(), submitted_at = CASE WHEN $2 = 'submitted' "
-	    "THEN now() END WHERE id = $1 AND author_id = $10 AND state = 'draft' "
-	    "AND ($9::int < 0 OR version = $9::int) RETURNING *) "
-	    "SELECT " SUB_JSON " FROM s", 10, v);
-	if (res == NULL)
-		db_reply_error(r, &e);
-	else if (PQntuples(res) == 0)
-		http_reply_error(r, 409, "stale_version", "La saisie a été "
-		    "modifiée entre-temps : rechargez-la.", "version");
-	else
-		reply_saved(r, 200, res, &c);
+	s.sql = "WITH s AS (UPDATE submissions SET state = CASE WHEN $2 = "
+	    "'submitted' THEN $2 ELSE state END, attributes = $3, geom = "
+	    "$4::geometry, label = $5, insee_commune = $6, departement = $7, "
+	    "warnings = $8, version = version + 1, voie_uid = "
+	    VOIE_UID("guichet", "$6", "$3") ", updated_by = $10, updated_at = "
+	    "now(), submitted_at = CASE WHEN $2 = 'submitted' THEN now() ELSE "
+	    "submitted_at END, round = round + CASE WHEN $2 = 'submitted' THEN "
+	    "1 ELSE 0 END, due_at = CASE WHEN $2 = 'submitted' THEN now() + "
+	    "make_interval(days => $11::int) ELSE due_at END WHERE id = $1 AND "
+	    "author_id = $10 AND state IN ('draft', 'changes_requested') AND "
+	    "($9::int < 0 OR version = $9::int) RETURNING *) SELECT " SUB_JSON
+	    " FROM s";
+	s.v = v;
+	s.nv = 11;
+	s.action = go ? w->action : NULL;
+	s.from = state;
+	save(&s, 200, id);
 out:
 	PQclear(res);
 	json_decref(geometry);
-	free(attrs);
+	free(attrs_s);
 	free(warn);
 	check_free(&c);
+}
+
+void
+sub_update(struct req *r)
+{
+	long long	 version = mod_wanted_version(r);
+
+	if (version == -2)
+		return;
+	edit(r, req_param(r, "id")->i, req_param(r, "attributes")->a,
+	    req_param(r, "geometry")->a, req_param(r, "geometry")->set, version,
+	    req_param(r, "submit")->i != 0);
+}
+
+void
+sub_send(struct req *r, int64_t id, long long version)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	char		 ids[24];
+	const char	*v[1] = { ids };
+	json_t		*attrs;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT attributes FROM submissions "
+	    "WHERE id = $1", 1, v);
+	if (res == NULL || PQntuples(res) == 0) {
+		if (res == NULL)
+			db_reply_error(r, &e);
+		else
+			http_reply_error(r, 404, "not_found", "Cette saisie "
+			    "n'existe pas.", NULL);
+		PQclear(res);
+		return;
+	}
+	attrs = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	PQclear(res);
+	edit(r, id, attrs, NULL, 0, version, 1);
+	json_decref(attrs);
 }

@@ -7,6 +7,8 @@
 #ifndef GUICHET_SUBMISSION_H
 #define GUICHET_SUBMISSION_H
 
+#include <stdint.h>
+
 struct req;
 
 void	 sub_form(struct req *);
@@ -14,5 +16,8 @@ void	 sub_create(struct req *);
 void	 sub_list(struct req *);
 void	 sub_get(struct req *);
 void	 sub_update(struct req *);
+/* Sends the stored content of one's record to the reviewers (the
+ * transitions submit and resubmit), checked as a save with submit is. */
+void	 sub_send(struct req *, int64_t id, long long version);
 
 #endif

@@ -71,6 +71,27 @@ terr_free(struct territory *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Codes are checked digits and letters: no quoting is needed. */
+static char *
+pg_array(char *const *v, size_t n)
+{
+	struct buf	b = { 0 };
+	size_t		i;
+
+	buf_puts(&b, "{");
+	for (i = 0; i < n; i++)
+		buf_appendf(&b, "%s%s", i ? "," : "", v[i]);
+	buf_puts(&b, "}");
+	return b.data;
+}
+
+void
+terr_to_pg(const struct territory *t, char **depts, char **communes)
+{
+	*depts = pg_array(t->depts, t->ndepts);
+	*communes = pg_array(t->communes, t->ncommunes);
+}
+
 static int
 listed(char *const *v, size_t n, const char *code)
 {

@@ -29,6 +29,8 @@ void	 terr_dept_of(const char *commune, char out[4]);
 int	 terr_from_pg(struct territory *t, const char *depts,
 	    const char *communes);
 void	 terr_free(struct territory *t);
+/* The codes as PostgreSQL array literals (the caller frees both). */
+void	 terr_to_pg(const struct territory *t, char **depts, char **communes);
 
 /* Is a commune or département code inside t? */
 int	 terr_contains(const struct territory *t, const char *code);
