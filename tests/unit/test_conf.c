@@ -146,14 +146,14 @@ static void
 shipped_file_documents_every_default(void **state)
 {
 	char *env[] = { NULL };
-	char defaults[32][256], val[256], needle[128], *text;
+	char defaults[64][256], val[256], needle[128], *text;
 	const char *src;
 	size_t i, n = conf_nkeys();
 	FILE *f;
 	long len;
 
 	(void)state;
-	assert_true(n <= 32);
+	assert_true(n <= 64);
 	assert_int_equal(conf_load(NULL, env, err, sizeof(err)), 0);
 	for (i = 0; i < n; i++)
 		conf_value(i, defaults[i], sizeof(defaults[i]));

@@ -222,6 +222,11 @@ expect_bad_form(const char *text, const char *needle)
 #define FIELD "{\"name\":\"a\",\"label\":\"A\",\"type\":\"text\",\"export\":{\"x\":\"a\"}}"
 #define GEO "\"geometry\":{\"types\":[\"Point\"],\"commune_field\":\"c\"}"
 #define CFIELD "{\"name\":\"c\",\"label\":\"C\",\"type\":\"insee_commune\",\"export\":{\"x\":\"c\"}}"
+#define REVIEW(a, mode, days) "\"review\":{\"authorities\":[" a "],\"mode\":\"" \
+	mode "\",\"due_days\":" days "},"
+#define SDIS "{\"code\":\"sdis\",\"label\":\"SDIS\",\"kinds\":[\"sdis\"]}"
+#define FORM_WITH(review) "{\"guichet\":\"x\",\"title\":\"X\",\"name_field\":\"a\"," \
+	review GEO ",\"fields\":[" FIELD "," CFIELD "]}"
 
 static void
 bad_form_files_name_the_fault(void **state)
@@ -245,6 +250,7 @@ bad_form_files_name_the_fault(void **state)
 	    "\"type\":\"text\",\"required_if\":{\"field\":\"zz\",\"in\":[1]},"
 	    "\"export\":{\"x\":\"b\"}}]}", "fields[2].required_if.field");
 	expect_bad_form("{\"guichet\":\"x\",\"title\":\"X\",\"name_field\":\"a\","
+	    REVIEW(SDIS, "any", "5")
 	    GEO ",\"fields\":[" FIELD "," CFIELD "],\"rules\":[{\"code\":\"r\","
 	    "\"kind\":\"magic\",\"level\":\"error\",\"message\":\"m\"}]}",
 	    "rules[0].kind");
@@ -254,6 +260,54 @@ bad_form_files_name_the_fault(void **state)
 	expect_bad_form("{\"guichet\":\"x\",\"title\":\"X\",\"name_field\":\"a\","
 	    "\"geometry\":{\"types\":[\"Line\"],\"commune_field\":\"c\"},"
 	    "\"fields\":[" FIELD "," CFIELD "]}", "geometry.types[0]");
+}
+
+/* The reviewing authorities: who moderates each guichet, checked at load. */
+static void
+review_authorities(void **state)
+{
+	const struct form *erp = form_find("erp"), *eq = form_find("equipco"),
+	    *ad = form_find("adresse");
+	const char *label;
+
+	(void)state;
+	assert_true(form_review_all(erp));
+	assert_int_equal(form_authority_count(erp), 2);
+	assert_int_equal(form_authority_of_kind(erp, "sdis"), 0);
+	assert_int_equal(form_authority_of_kind(erp, "ddt"), 1);
+	assert_int_equal(form_authority_of_kind(erp, "commune"), -1);
+	assert_string_equal(form_authority(erp, 1, &label), "ddt");
+	assert_string_equal(label, "DDT(M)");
+	assert_false(form_review_all(eq));
+	assert_int_equal(form_authority_of_kind(eq, "openig"), 0);
+	assert_int_equal(form_authority_of_kind(eq, "ddt"), 0);
+	assert_int_equal(form_authority_of_kind(ad, "epci"), 0);
+	assert_int_equal(form_authority_of_kind(ad, "sdis"), -1);
+	assert_true(form_due_days(ad) > 0);
+	assert_string_equal(form_field_label(erp, "libelle"),
+	    "Nom de l'établissement");
+	assert_null(form_field_label(erp, "nope"));
+}
+
+static void
+bad_review_names_the_fault(void **state)
+{
+	(void)state;
+	expect_bad_form(FORM_WITH(""), "review: an object");
+	expect_bad_form(FORM_WITH(REVIEW("", "any", "5")), "review.authorities");
+	expect_bad_form(FORM_WITH(REVIEW(SDIS, "some", "5")), "review.mode");
+	expect_bad_form(FORM_WITH(REVIEW(SDIS, "all", "0")), "review.due_days");
+	expect_bad_form(FORM_WITH(REVIEW(SDIS, "all", "400")), "review.due_days");
+	expect_bad_form(FORM_WITH(REVIEW(SDIS "," SDIS, "all", "5")),
+	    "review.authorities[1].kinds[0]: a kind reviews for one authority");
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"s\",\"label\":\"S\","
+	    "\"kinds\":[\"SDIS 31\"]}", "all", "5")),
+	    "review.authorities[0].kinds[0]");
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"admin\",\"label\":\"S\","
+	    "\"kinds\":[\"sdis\"]}", "all", "5")), "review.authorities[0]");
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"s\",\"label\":\"S\","
+	    "\"kinds\":[\"sdis\"],\"who\":1}", "all", "5")),
+	    "unknown key \"who\"");
 }
 
 int
@@ -267,6 +321,8 @@ main(void)
 		cmocka_unit_test(cross_rules),
 		cmocka_unit_test(clean_values_and_defaults),
 		cmocka_unit_test(bad_form_files_name_the_fault),
+		cmocka_unit_test(review_authorities),
+		cmocka_unit_test(bad_review_names_the_fault),
 	};
 
 	return cmocka_run_group_tests_name("form", tests, setup, teardown);

@@ -1,6 +1,9 @@
 /* Route matching, the Allow list, table checks and typed parameters. */
 #include "harness.h"
 
+#include <jansson.h>
+#include <string.h>
+
 #include "route.h"
 
 static void h_list(struct req *r) { (void)r; }
@@ -275,6 +278,50 @@ required_and_path_params(void **state)
 	assert_str(e.spec->name, "id");
 }
 
+/* Lists of record ids in a JSON body: positive, exact in JSON, distinct. */
+static const struct param_spec p_ids[] = {
+	{ "ids", IN_BODY, P_IDS, P_REQUIRED, 0, 3, NULL },
+	{ NULL }
+};
+
+static int
+ids(const char *body, struct param_error *e)
+{
+	struct param_val v[ROUTE_MAX_PARAMS];
+	json_t *j = json_loads(body, 0, NULL);
+	int rc;
+
+	assert_non_null(j);
+	memset(v, 0, sizeof(v));
+	rc = param_parse_body(p_ids, v, j, e);
+	if (rc == 0)
+		assert_int_equal(json_array_size(v[0].a), json_array_size(
+		    json_object_get(j, "ids")));
+	json_decref(j);
+	return rc;
+}
+
+static void
+id_lists(void **state)
+{
+	struct param_error e;
+
+	(void)state;
+	assert_int_equal(ids("{\"ids\":[1,2,9007199254740991]}", &e), 0);
+	assert_int_equal(ids("{\"ids\":[]}", &e), 0);
+	assert_int_equal(ids("{\"ids\":[1,1]}", &e), -1);
+	assert_str(e.code, "param_invalid");
+	assert_str(e.spec->name, "ids");
+	assert_int_equal(ids("{\"ids\":[0]}", &e), -1);
+	assert_int_equal(ids("{\"ids\":[9007199254740992]}", &e), -1);
+	assert_int_equal(ids("{\"ids\":[\"1\"]}", &e), -1);
+	assert_int_equal(ids("{\"ids\":[1.5]}", &e), -1);
+	assert_int_equal(ids("{\"ids\":[1,2,3,4]}", &e), -1);
+	assert_int_equal(ids("{\"ids\":7}", &e), -1);
+	assert_int_equal(ids("{}", &e), -1);
+	assert_str(e.code, "param_missing");
+}
+
 int
 main(void)
 {
@@ -293,6 +340,7 @@ main(void)
 		cmocka_unit_test(length_counts_characters_not_bytes),
 		cmocka_unit_test(repeated_param_is_refused),
 		cmocka_unit_test(required_and_path_params),
+		cmocka_unit_test(id_lists),
 	};
 
 	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
