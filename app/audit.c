@@ -16,6 +16,19 @@
 #include "audit.h"
 #include "util.h"
 
+/*
+ * A SERIALIZABLE transaction's snapshot is frozen by its first query; the
+ * head row is then updated by each event. Two writers whose snapshots
+ * overlap would both update it and one would fail (and be retried, maybe
+ * until it gives up). LOCK TABLE takes no snapshot: taken first, it makes
+ * the next writer wait for the previous one's commit and see its link.
+ */
+int
+audit_begin(PGconn *c, struct db_err *e)
+{
+	return db_run(c, e, "LOCK TABLE event_head IN EXCLUSIVE MODE", 0, NULL);
+}
+
 int
 audit_append(PGconn *c, struct db_err *e, const char *kind, int64_t actor_id,
     int64_t submission_id, json_t *payload)

@@ -16,7 +16,15 @@
 #include "db.h"
 
 /*
- * Appends an event in the caller's transaction on conn. Ids of 0 are
+ * The first statement of every transaction that appends events: takes the
+ * chain's lock before the transaction's snapshot is taken, so that writers
+ * queue for the chain instead of failing to serialize on its head.
+ */
+int	 audit_begin(PGconn *, struct db_err *);
+
+/*
+ * Appends an event in the caller's transaction on conn (begun with
+ * audit_begin). Ids of 0 are
  * stored as NULL; payload (may be NULL) is stolen.
  */
 int	 audit_append(PGconn *, struct db_err *, const char *kind,

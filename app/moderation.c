@@ -541,6 +541,8 @@ transition_tx(PGconn *c, void *arg, struct db_err *e)
 	idstr(oid, sizeof(oid), who->org_id);
 	v[0] = ids;
 	v[1] = form_guichet(t->f);
+	if (audit_begin(c, e))
+		return -1;
 	if ((res = db_exec(c, e, "SELECT " REC_COLUMNS " FROM submissions s "
 	    "WHERE s.id = $1 AND s.guichet = $2 FOR UPDATE", 2, v)) == NULL)
 		return -1;
@@ -747,25 +749,69 @@ mod_bulk(struct req *r)
 
 /* --- assignment --------------------------------------------------------------- */
 
+struct assign_tx {
+	struct req	*r;
+	int64_t		 id;
+	const char	*authority;
+	int		 refused;	/* the assignee may not take it */
+};
+
+static int
+assign_tx(PGconn *c, void *arg, struct db_err *e)
+{
+	struct assign_tx *t = arg;
+	const struct param_val *u = req_param(t->r, "user_id");
+	char		 ids[24], uid[24], me[24], oid[24];
+	const char	*v[5] = { ids, t->authority, uid, me, oid };
+	PGresult	*res;
+	int		 n;
+
+	idstr(ids, sizeof(ids), t->id);
+	idstr(uid, sizeof(uid), u->isnull ? 0 : u->i);
+	idstr(me, sizeof(me), t->r->who->user_id);
+	idstr(oid, sizeof(oid), t->r->who->org_id);
+	if (audit_begin(c, e))
+		return -1;
+	/* An assignee is an active reviewer of the assigner's organisation
+	 * (of any, for an admin), never the author. */
+	res = u->isnull ? db_exec(c, e, "DELETE FROM assignments WHERE "
+	    "submission_id = $1 AND authority = $2", 2, v) : db_exec(c, e,
+	    "INSERT INTO assignments (submission_id, authority, user_id, "
+	    "assigned_by) SELECT $1, $2, u.id, $4 FROM users u, submissions s "
+	    "WHERE u.id = $3 AND s.id = $1 AND u.active AND u.id <> s.author_id "
+	    "AND u.role IN ('reviewer', 'org_admin', 'admin') AND ($2 = 'admin' "
+	    "OR u.organisation_id = $5) ON CONFLICT (submission_id, authority) "
+	    "DO UPDATE SET user_id = EXCLUDED.user_id, assigned_by = "
+	    "EXCLUDED.assigned_by, assigned_at = now()", 5, v);
+	if (res == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (!u->isnull && n == 0) {
+		t->refused = 1;
+		memset(e, 0, sizeof(*e));
+		return -1;
+	}
+	return audit_append(c, e, "assignment", t->r->who->user_id, t->id,
+	    json_pack("{s:s, s:o}", "authority", t->authority, "user_id",
+	    u->isnull ? json_null() : json_integer(u->i)));
+}
+
 /*
  * Takes a record (user_id: oneself), hands it to a reviewer of one's own
- * organisation competent for it, or releases it (null). One assignee per
- * authority: a DDT(M) and an SDIS each have theirs.
+ * organisation, or releases it (null). One assignee per authority: a
+ * DDT(M) and an SDIS each have theirs.
  */
 void
 mod_assign(struct req *r)
 {
 	const struct form *f = form_of(r);
-	const struct param_val *u = req_param(r, "user_id");
-	int64_t		 id = req_param(r, "id")->i;
+	struct assign_tx t = { r, req_param(r, "id")->i, NULL, 0 };
 	struct db_err	 e;
 	struct rec	 x;
-	PGresult	*res = NULL;
-	char		 ids[24], uid[24], me[24], oid[24];
-	const char	*v[5], *code;
 	int		 a;
 
-	if (load_access(r, f, id, INVOLVED, &x) != 0)
+	if (load_access(r, f, t.id, INVOLVED, &x) != 0)
 		return;
 	if ((a = mod_authority(f, r->who, x.commune)) == -1 ||
 	    (strcmp(x.state, "submitted") && strcmp(x.state, "in_review"))) {
@@ -774,40 +820,16 @@ mod_assign(struct req *r)
 		    "autorité compétente.", NULL);
 		goto out;
 	}
-	code = authority_code(f, a);
-	idstr(ids, sizeof(ids), id);
-	idstr(me, sizeof(me), r->who->user_id);
-	idstr(oid, sizeof(oid), r->who->org_id);
-	idstr(uid, sizeof(uid), u->isnull ? 0 : u->i);
-	v[0] = ids; v[1] = code; v[2] = u->isnull ? NULL : uid; v[3] = me;
-	v[4] = oid;
-	/* An assignee is a reviewer of the same organisation (any, for an
-	 * admin), active, and not the author. */
-	res = db_query(&e, 0, u->isnull ?
-	    "WITH d AS (DELETE FROM assignments WHERE submission_id = $1 AND "
-	    "authority = $2 RETURNING 1) SELECT count(*) FROM d WHERE $3::bigint "
-	    "IS NULL AND $4::bigint > 0 AND $5::bigint > 0" :
-	    "WITH ok AS (SELECT u.id FROM users u, submissions s WHERE u.id = $3 "
-	    "AND s.id = $1 AND u.active AND u.id <> s.author_id AND u.role IN "
-	    "('reviewer', 'org_admin', 'admin') AND ($2 = 'admin' OR "
-	    "u.organisation_id = $5)) INSERT INTO assignments (submission_id, "
-	    "authority, user_id, assigned_by) SELECT $1, $2, id, $4 FROM ok "
-	    "ON CONFLICT (submission_id, authority) DO UPDATE SET user_id = "
-	    "EXCLUDED.user_id, assigned_by = EXCLUDED.assigned_by, assigned_at "
-	    "= now() RETURNING 1", 5, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
-		goto out;
-	}
-	if (!u->isnull && PQntuples(res) == 0) {
+	t.authority = authority_code(f, a);
+	if (db_tx(&e, assign_tx, &t) == 0)
+		mod_reply_record(r, f, t.id, 200);
+	else if (t.refused)
 		http_reply_error(r, 422, "assignee_invalid", "Cette personne ne "
 		    "peut pas instruire cette saisie pour votre organisation.",
 		    "user_id");
-		goto out;
-	}
-	mod_reply_record(r, f, id, 200);
+	else
+		db_reply_error(r, &e);
 out:
-	PQclear(res);
 	rec_free(&x);
 }
 
@@ -966,6 +988,8 @@ comment_tx(PGconn *c, void *arg, struct db_err *e)
 
 	idstr(ids, sizeof(ids), t->x->id);
 	idstr(uid, sizeof(uid), t->r->who->user_id);
+	if (audit_begin(c, e))
+		return -1;
 	res = db_exec(c, e, "WITH c AS (INSERT INTO comments (submission_id, "
 	    "author_id, field, body) VALUES ($1, $2, $3, $4) RETURNING *) "
 	    "SELECT " COMMENT_JSON ", c.id FROM c JOIN users u ON u.id = "

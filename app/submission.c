@@ -393,7 +393,8 @@ save_tx(PGconn *conn, void *arg, struct db_err *e)
 	const char	*label;
 	int		 rc;
 
-	if ((res = db_exec(conn, e, s->sql, s->nv, s->v)) == NULL)
+	if (audit_begin(conn, e) ||
+	    (res = db_exec(conn, e, s->sql, s->nv, s->v)) == NULL)
 		return -1;
 	json_decref(s->out);
 	s->out = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) :
