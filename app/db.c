@@ -329,23 +329,34 @@ db_reply_error(struct req *r, const struct db_err *e)
 	}
 }
 
-void
-db_reply_json(struct req *r, const char *sql, int n, const char *const *v,
+PGresult *
+db_query_row(struct req *r, const char *sql, int n, const char *const *v,
     const char *notfound)
 {
 	struct db_err	 e;
 	PGresult	*res;
-	json_t		*j;
 
 	if ((res = db_query(&e, DB_IDEMPOTENT, sql, n, v)) == NULL) {
 		db_reply_error(r, &e);
-		return;
+		return NULL;
 	}
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		http_reply_error(r, 404, "not_found", notfound, NULL);
-		return;
+		return NULL;
 	}
+	return res;
+}
+
+void
+db_reply_json(struct req *r, const char *sql, int n, const char *const *v,
+    const char *notfound)
+{
+	PGresult	*res;
+	json_t		*j;
+
+	if ((res = db_query_row(r, sql, n, v, notfound)) == NULL)
+		return;
 	j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	http_reply_json(r, 200, j ? j : json_object());

@@ -67,6 +67,12 @@ int		 db_tx(struct db_err *e, db_tx_fn fn, void *arg);
 unsigned	 db_http_status(enum db_rc);
 void		 db_reply_error(struct req *, const struct db_err *);
 /*
+ * Runs an idempotent query for a row whose first cell is not NULL; else
+ * answers (404 with notfound, or the database error) and returns NULL.
+ */
+PGresult	*db_query_row(struct req *, const char *sql, int n,
+		    const char *const *values, const char *notfound);
+/*
  * Runs an idempotent query whose one cell is the JSON answer and answers
  * 200 with it; no row (or NULL) answers 404 with notfound.
  */

@@ -280,24 +280,15 @@ set_etag(struct req *r, int version)
 static json_t *
 record(struct req *r, const struct form *f, int64_t id, struct rec *x)
 {
-	struct db_err	 e;
 	PGresult	*res;
 	char		 ids[24];
 	const char	*v[1] = { ids };
 	json_t		*j;
 
 	idstr(ids, sizeof(ids), id);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT " RECORD_JSON " FROM "
-	    "submissions s WHERE s.id = $1", 1, v);
-	if (res == NULL || PQntuples(res) == 0) {
-		if (res == NULL)
-			db_reply_error(r, &e);
-		else
-			http_reply_error(r, 404, "not_found", "Cette saisie "
-			    "n'existe pas.", NULL);
-		PQclear(res);
+	if ((res = db_query_row(r, "SELECT " RECORD_JSON " FROM submissions s "
+	    "WHERE s.id = $1", 1, v, "Cette saisie n'existe pas.")) == NULL)
 		return NULL;
-	}
 	j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	if (j == NULL) {
@@ -835,18 +826,25 @@ out:
 
 /* --- history ------------------------------------------------------------------ */
 
-void
-mod_versions(struct req *r)
+/* Answers the JSON of sql ($1: the record's id) to those with access need. */
+static void
+reply_about(struct req *r, enum access need, const char *sql)
 {
 	struct rec	 x;
 	char		 ids[24];
 	const char	*v[1] = { ids };
 
-	if (load_access(r, form_of(r), req_param(r, "id")->i, READER, &x) != 0)
+	if (load_access(r, form_of(r), req_param(r, "id")->i, need, &x) != 0)
 		return;
 	rec_free(&x);
 	idstr(ids, sizeof(ids), req_param(r, "id")->i);
-	db_reply_json(r, "SELECT json_build_object('versions', coalesce(json_agg("
+	db_reply_json(r, sql, 1, v, "");
+}
+
+void
+mod_versions(struct req *r)
+{
+	reply_about(r, READER, "SELECT json_build_object('versions', coalesce(json_agg("
 	    "json_build_object('version', v.version, 'state', v.state, "
 	    "'saved_at', v.saved_at, 'saved_by', v.saved_by, 'saved_by_name', "
 	    "u.display_name, 'changed', (SELECT coalesce(json_agg(k ORDER BY k), "
@@ -858,8 +856,7 @@ mod_versions(struct req *r)
 	    "ELSE NOT ST_OrderingEquals(v.geom, p.geom) END) ORDER BY v.version), "
 	    "'[]')) FROM submission_versions v LEFT JOIN submission_versions p "
 	    "ON p.submission_id = v.submission_id AND p.version = v.version - 1 "
-	    "LEFT JOIN users u ON u.id = v.saved_by WHERE v.submission_id = $1",
-	    1, v, "");
+	    "LEFT JOIN users u ON u.id = v.saved_by WHERE v.submission_id = $1");
 }
 
 /*
@@ -932,19 +929,11 @@ out:
 void
 mod_events(struct req *r)
 {
-	struct rec	 x;
-	char		 ids[24];
-	const char	*v[1] = { ids };
-
-	if (load_access(r, form_of(r), req_param(r, "id")->i, INVOLVED, &x) != 0)
-		return;
-	rec_free(&x);
-	idstr(ids, sizeof(ids), req_param(r, "id")->i);
-	db_reply_json(r, "SELECT json_build_object('events', coalesce(json_agg("
+	reply_about(r, INVOLVED, "SELECT json_build_object('events', coalesce(json_agg("
 	    "json_build_object('seq', e.seq, 'at', e.at, 'kind', e.kind, "
 	    "'actor_id', e.actor_id, 'actor_name', u.display_name, 'payload', "
 	    "e.payload) ORDER BY e.seq), '[]')) FROM events e LEFT JOIN users u "
-	    "ON u.id = e.actor_id WHERE e.submission_id = $1", 1, v, "");
+	    "ON u.id = e.actor_id WHERE e.submission_id = $1");
 }
 
 /* --- comments ----------------------------------------------------------------- */
@@ -956,17 +945,9 @@ mod_events(struct req *r)
 void
 mod_comments(struct req *r)
 {
-	struct rec	 x;
-	char		 ids[24];
-	const char	*v[1] = { ids };
-
-	if (load_access(r, form_of(r), req_param(r, "id")->i, INVOLVED, &x) != 0)
-		return;
-	rec_free(&x);
-	idstr(ids, sizeof(ids), req_param(r, "id")->i);
-	db_reply_json(r, "SELECT json_build_object('comments', coalesce(json_agg("
+	reply_about(r, INVOLVED, "SELECT json_build_object('comments', coalesce(json_agg("
 	    COMMENT_JSON " ORDER BY c.id), '[]')) FROM comments c JOIN users u "
-	    "ON u.id = c.author_id WHERE c.submission_id = $1", 1, v, "");
+	    "ON u.id = c.author_id WHERE c.submission_id = $1");
 }
 
 struct comment_tx {

@@ -705,24 +705,15 @@ sub_update(struct req *r)
 void
 sub_send(struct req *r, int64_t id, long long version)
 {
-	struct db_err	 e;
 	PGresult	*res;
 	char		 ids[24];
 	const char	*v[1] = { ids };
 	json_t		*attrs;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT attributes FROM submissions "
-	    "WHERE id = $1", 1, v);
-	if (res == NULL || PQntuples(res) == 0) {
-		if (res == NULL)
-			db_reply_error(r, &e);
-		else
-			http_reply_error(r, 404, "not_found", "Cette saisie "
-			    "n'existe pas.", NULL);
-		PQclear(res);
+	if ((res = db_query_row(r, "SELECT attributes FROM submissions WHERE "
+	    "id = $1", 1, v, "Cette saisie n'existe pas.")) == NULL)
 		return;
-	}
 	attrs = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	edit(r, id, attrs, NULL, 0, version, 1);
