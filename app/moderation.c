@@ -575,12 +575,12 @@ transition_tx(PGconn *c, void *arg, struct db_err *e)
 	if (strcmp(t->w->action, "validate") == 0 ||
 	    strcmp(t->w->action, "reject") == 0 ||
 	    strcmp(t->w->action, "request_changes") == 0) {
-		remarks = json_dumps(t->remarks ? t->remarks : json_object(),
-		    JSON_COMPACT);
+		remarks = t->remarks ? json_dumps(t->remarks, JSON_COMPACT) :
+		    NULL;
 		v[0] = ids; v[1] = round; v[2] = ver; v[3] = code; v[4] = oid;
 		v[5] = uid; v[6] = t->w->action; v[7] = t->reason;
 		v[8] = comment;
-		v[9] = remarks;
+		v[9] = remarks ? remarks : "{}";
 		if (db_run(c, e, "INSERT INTO reviews (submission_id, round, "
 		    "version, authority, organisation_id, reviewer_id, decision, "
 		    "reason, comment, remarks) VALUES ($1, $2, $3, $4, $5, $6, $7, "
