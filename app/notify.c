@@ -241,13 +241,15 @@ notify_read(struct req *r)
 	PQclear(res);
 }
 
+/* GET reads one's mail preference, PATCH sets it. */
 void
 notify_prefs(struct req *r)
 {
+	const struct param_val *mode = req_param(r, "notify");
 	char		 uid[24];
-	const char	*v[2] = { uid, req_param(r, "notify")->s };
+	const char	*v[2] = { uid, mode ? mode->s : NULL };
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
-	db_reply_json(r, "UPDATE users SET notify = $2 WHERE id = $1 "
-	    "RETURNING json_build_object('notify', notify)", 2, v, "");
+	db_reply_json(r, "UPDATE users SET notify = coalesce($2, notify) WHERE "
+	    "id = $1 RETURNING json_build_object('notify', notify)", 2, v, "");
 }

@@ -39,6 +39,6 @@ void	 notify_stop(void);
 
 void	 notify_list(struct req *);	/* GET /api/v1/notifications */
 void	 notify_read(struct req *);	/* POST /api/v1/notifications/read */
-void	 notify_prefs(struct req *);	/* PATCH /api/v1/account/notifications */
+void	 notify_prefs(struct req *);	/* GET, PATCH /api/v1/account/notifications */
 
 #endif

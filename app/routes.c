@@ -329,6 +329,8 @@ const struct route route_table[] = {
 	    p_notifications, NOBODY, 0 },
 	{ "POST",   "/api/v1/notifications/read", notify_read, ACT_READ,
 	    p_notif_read, JSONB(SMALL_BODY), 0 },
+	{ "GET",    "/api/v1/account/notifications", notify_prefs, ACT_SELF,
+	    NULL, NOBODY, 0 },
 	{ "PATCH",  "/api/v1/account/notifications", notify_prefs, ACT_ACCOUNT,
 	    p_notify_prefs, JSONB(SMALL_BODY), 0 },
 };
