@@ -250,6 +250,10 @@ notify_prefs(struct req *r)
 	const char	*v[2] = { uid, mode ? mode->s : NULL };
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
-	db_reply_json(r, "UPDATE users SET notify = coalesce($2, notify) WHERE "
-	    "id = $1 RETURNING json_build_object('notify', notify)", 2, v, "");
+	if (mode == NULL)
+		db_reply_json(r, "SELECT json_build_object('notify', notify) FROM "
+		    "users WHERE id = $1", 1, v, "");
+	else
+		db_reply_json(r, "UPDATE users SET notify = $2 WHERE id = $1 "
+		    "RETURNING json_build_object('notify', notify)", 2, v, "");
 }
