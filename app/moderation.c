@@ -492,7 +492,7 @@ notify_decision(PGconn *c, struct db_err *e, struct tx *t,
     const struct rec *x, const char *to, int a)
 {
 	const char	*by = "l'administration de la plateforme", *what;
-	char		*msg, *link;
+	char		*msg;
 	int		 rc;
 
 	if (a >= 0)
@@ -504,11 +504,8 @@ notify_decision(PGconn *c, struct db_err *e, struct tx *t,
 	msg = xasprintf("Votre saisie « %s » (n° %lld) : %s par %s%s.", x->label,
 	    (long long)t->id, what, by, strcmp(to, "in_review") == 0 ?
 	    " ; d'autres autorités doivent encore se prononcer" : "");
-	link = xasprintf("/saisie.html?guichet=%s&id=%lld", form_guichet(t->f),
-	    (long long)t->id);
 	rc = notify(c, e, NOTIFY_AUTHOR, t->f, t->id, t->r->who->user_id,
-	    "decision", "Guichet : décision sur votre saisie", msg, link);
-	free(link);
+	    "decision", "Guichet : décision sur votre saisie", msg);
 	free(msg);
 	return rc;
 }
@@ -962,7 +959,7 @@ comment_tx(PGconn *c, void *arg, struct db_err *e)
 {
 	struct comment_tx *t = arg;
 	const char	*field = req_param(t->r, "field")->s;
-	char		 ids[24], uid[24], *msg, *link;
+	char		 ids[24], uid[24], *msg;
 	const char	*v[4] = { ids, uid, field, req_param(t->r, "body")->s };
 	PGresult	*res;
 	int		 rc;
@@ -986,11 +983,8 @@ comment_tx(PGconn *c, void *arg, struct db_err *e)
 		return -1;
 	msg = xasprintf("Nouveau commentaire de %s sur « %s » (n° %lld).",
 	    t->r->who->name, t->x->label, (long long)t->x->id);
-	link = xasprintf("/saisie.html?guichet=%s&id=%lld", form_guichet(t->f),
-	    (long long)t->x->id);
 	rc = notify(c, e, NOTIFY_THREAD, t->f, t->x->id, t->r->who->user_id,
-	    "comment", "Guichet : nouveau commentaire", msg, link);
-	free(link);
+	    "comment", "Guichet : nouveau commentaire", msg);
 	free(msg);
 	return rc;
 }

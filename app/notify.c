@@ -59,10 +59,10 @@ log_mails(PGresult *res)
 int
 notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
     int64_t sub_id, int64_t actor_id, const char *kind, const char *subject,
-    const char *message, const char *link)
+    const char *message)
 {
 	struct buf	 kinds = { 0 }, sql = { 0 };
-	char		 sid[24], aid[24], *url;
+	char		 sid[24], aid[24];
 	const char	*v[7];
 	PGresult	*res;
 	size_t		 i, n;
@@ -70,7 +70,6 @@ notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)sub_id);
 	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
-	url = xasprintf("%s%s", conf.public_url, link);
 	/* Kinds are [a-z_] words (form.c checks them): a safe array literal. */
 	buf_puts(&kinds, "{");
 	for (i = 0; f != NULL && i < form_authority_count(f); i++)
@@ -78,23 +77,27 @@ notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
 			buf_appendf(&kinds, "%s%s", kinds.len > 1 ? "," : "",
 			    json_string_value(kv));
 	buf_puts(&kinds, "}");
-	buf_appendf(&sql, "WITH r AS (%s), n AS (INSERT INTO notifications "
-	    "(user_id, kind, submission_id, message) SELECT id, $3, $1, $4 "
-	    "FROM r) INSERT INTO outbox (to_addr, subject, body) SELECT email, "
-	    "$5, $4 || E'\\n\\n' || $6 FROM r WHERE notify = 'immediate' "
-	    "RETURNING to_addr, subject, body", recipients[to]);
+	/* The author edits its record; the others review it. */
+	buf_appendf(&sql, "WITH r0 AS (%s), r AS (SELECT r0.*, CASE WHEN r0.id "
+	    "= s.author_id THEN '/saisie.html' ELSE '/instruction.html' END || "
+	    "'?guichet=' || s.guichet || '&id=' || s.id AS link FROM r0, "
+	    "submissions s WHERE s.id = $1), n AS (INSERT INTO notifications "
+	    "(user_id, kind, submission_id, message, link) SELECT id, $3, $1, "
+	    "$4, link FROM r) INSERT INTO outbox (to_addr, subject, body) "
+	    "SELECT email, $5, $4 || E'\\n\\n' || $6 || link FROM r WHERE "
+	    "notify = 'immediate' RETURNING to_addr, subject, body",
+	    recipients[to]);
 	v[0] = sid;
 	v[1] = aid;
 	v[2] = kind;
 	v[3] = message;
 	v[4] = subject;
-	v[5] = url;
+	v[5] = conf.public_url;
 	v[6] = kinds.data;
 	res = db_exec(c, e, sql.data, to == NOTIFY_REVIEWERS ? 7 : 6, v);
 	if (res != NULL)
 		log_mails(res);
 	PQclear(res);
-	free(url);
 	buf_free(&kinds);
 	buf_free(&sql);
 	return res ? 0 : -1;
@@ -204,7 +207,8 @@ notify_list(struct req *r)
 	    "FROM notifications WHERE user_id = $1 AND read_at IS NULL), "
 	    "'notifications', coalesce(json_agg(json_build_object('id', n.id, "
 	    "'kind', n.kind, 'submission_id', n.submission_id, 'guichet', "
-	    "s.guichet, 'message', n.message, 'created_at', n.created_at, "
+	    "s.guichet, 'message', n.message, 'link', n.link, 'created_at', "
+	    "n.created_at, "
 	    "'read_at', n.read_at) ORDER BY n.id DESC), '[]')) FROM (SELECT * "
 	    "FROM notifications WHERE user_id = $1 AND (NOT $2::boolean OR "
 	    "read_at IS NULL) ORDER BY id DESC LIMIT $3) n LEFT JOIN "

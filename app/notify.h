@@ -24,12 +24,13 @@ enum notify_to {
 
 /*
  * Notifies the recipients of submission sub_id, except the actor: kind is
- * stable ("decision", "submitted", "comment"), message French. The mail
- * links to link (a path of the web UI).
+ * stable ("decision", "submitted", "comment"), message French. Each gets a
+ * link to the page it works on the record with: the author its entry
+ * page, the others the review page.
  */
 int	 notify(PGconn *, struct db_err *, enum notify_to, const struct form *,
 	    int64_t sub_id, int64_t actor_id, const char *kind,
-	    const char *subject, const char *message, const char *link);
+	    const char *subject, const char *message);
 
 /* Mails the digests due now; returns the number of mails, -1 on error. */
 int	 notify_digest(PGconn *, struct db_err *);

@@ -389,7 +389,7 @@ save_tx(PGconn *conn, void *arg, struct db_err *e)
 	PGresult	*res;
 	json_t		*payload;
 	int64_t		 id;
-	char		*msg, *link;
+	char		*msg;
 	const char	*label;
 	int		 rc;
 
@@ -422,11 +422,8 @@ save_tx(PGconn *conn, void *arg, struct db_err *e)
 	    label ? label : "sans nom", (long long)id, s->c->commune,
 	    strcmp(s->action, "resubmit") == 0 ? ", corrigée après votre "
 	    "demande" : "");
-	link = xasprintf("/instruction.html?guichet=%s&id=%lld",
-	    form_guichet(f), (long long)id);
 	rc = notify(conn, e, NOTIFY_REVIEWERS, f, id, s->r->who->user_id,
-	    "submitted", "Guichet : une saisie à instruire", msg, link);
-	free(link);
+	    "submitted", "Guichet : une saisie à instruire", msg);
 	free(msg);
 	return rc;
 }

@@ -112,6 +112,7 @@ CREATE TABLE notifications (
 	kind		text NOT NULL,
 	submission_id	bigint REFERENCES submissions (id),
 	message		text NOT NULL,
+	link		text NOT NULL,	-- the page of the web UI it leads to
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	read_at		timestamptz,
 	digested_at	timestamptz

@@ -28,8 +28,13 @@ function espace(session) {
     { href: '/saisie.html?guichet=equipco', titre: 'Saisir un équipement', texte: 'Un équipement collectif, point ou emprise.' },
     { href: '/saisie.html?guichet=adresse', titre: 'Saisir une adresse', texte: 'Un numéro dans une voie, ou un lieu-dit.' },
     { href: '/saisies.html', titre: 'Mes saisies', texte: 'Brouillons et saisies soumises.' },
-    { href: '/compte.html', titre: 'Mon compte', texte: 'Mot de passe et jetons d’API.' },
   ];
+  if (roleAtLeast(session, 'reviewer')) {
+    cartes.push({ href: '/moderation.html', titre: 'File de modération', texte: 'Les saisies à instruire de votre territoire.' },
+      { href: '/tableau-de-bord.html', titre: 'Tableau de bord', texte: 'Saisies par état, retards et délais de décision.' });
+  }
+  cartes.push({ href: '/notifications.html', titre: 'Notifications', texte: 'Décisions, demandes et messages reçus.' },
+    { href: '/compte.html', titre: 'Mon compte', texte: 'Mot de passe et jetons d’API.' });
   if (roleAtLeast(session, 'org_admin')) {
     cartes.push({ href: `/organisation.html?id=${u.organisation.id}`, titre: 'Mon organisation',
       texte: 'Membres, rôles, territoires et invitations.' });
@@ -52,7 +57,7 @@ function connexion() {
       rememberCsrf(session.csrf_token);
       form.reset();
       showError(form, null);
-      renderNav(session);
+      await renderNav(session);
       espace(session);
     } catch (e) {
       showError(form, e);

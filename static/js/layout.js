@@ -1,7 +1,8 @@
 // layout.js — what every page shares: the navigation for the signed-in
-// identity (only what its role may use), the log-out button, and the guard
+// identity (only what its role may use, with its count of unread
+// notifications), the log-out button, and the guard
 // that sends a page's visitor home when its role may not see it.
-import { currentSession, logout } from './api.js';
+import { api, currentSession, logout } from './api.js';
 import { el, clear, ROLE_LABELS } from './dom.js';
 
 const RANK = { contributor: 1, reviewer: 2, org_admin: 3, admin: 4 };
@@ -10,10 +11,16 @@ export function roleAtLeast(session, role) {
   return session && RANK[session.user.role] >= RANK[role];
 }
 
-function navLinks(session) {
+function navLinks(session, unread) {
   const links = [{ href: '/', text: 'Accueil' }];
   if (!session) return links;
   links.push({ href: '/saisies.html', text: 'Mes saisies' });
+  if (roleAtLeast(session, 'reviewer')) {
+    links.push({ href: '/moderation.html', text: 'File de modération' });
+    links.push({ href: '/tableau-de-bord.html', text: 'Tableau de bord' });
+  }
+  links.push({ href: '/notifications.html', id: 'lien-notifications',
+    text: unread === null ? 'Notifications' : `Notifications (${unread})` });
   links.push({ href: '/compte.html', text: 'Mon compte' });
   if (roleAtLeast(session, 'org_admin')) {
     links.push({ href: `/organisation.html?id=${session.user.organisation.id}`, text: 'Mon organisation' });
@@ -22,13 +29,30 @@ function navLinks(session) {
   return links;
 }
 
-export function renderNav(session) {
+// The number of unread notifications, or null when it cannot be had.
+async function unreadCount() {
+  try {
+    const n = await api('GET', '/api/v1/notifications?unread=true&limit=1');
+    return typeof n?.unread === 'number' ? n.unread : null;
+  } catch {
+    return null;
+  }
+}
+
+// Shows a new unread count in the navigation (after marking as read).
+export function setUnread(n) {
+  const a = document.getElementById('lien-notifications');
+  if (a) a.textContent = `Notifications (${n})`;
+}
+
+export async function renderNav(session) {
   const nav = document.getElementById('nav');
   if (!nav) return;
+  const unread = session ? await unreadCount() : null;
   clear(nav);
   const here = location.pathname + location.search;
-  const list = el('ul', {}, navLinks(session).map((l) =>
-    el('li', {}, el('a', { href: l.href, 'aria-current': here === l.href ? 'page' : false, text: l.text }))));
+  const list = el('ul', {}, navLinks(session, unread).map((l) =>
+    el('li', {}, el('a', { href: l.href, id: l.id, 'aria-current': here === l.href ? 'page' : false, text: l.text }))));
   nav.append(list);
   if (session) {
     nav.append(el('p', { class: 'qui' },
@@ -47,7 +71,7 @@ export function renderNav(session) {
 // visitor lacks it, replaces the page's main content with a refusal.
 export async function startPage(minRole) {
   const session = await currentSession();
-  renderNav(session);
+  await renderNav(session);
   if (minRole && !roleAtLeast(session, minRole)) {
     const main = clear(document.querySelector('main'));
     main.append(el('h1', { text: session ? 'Accès refusé' : 'Connexion requise' }),

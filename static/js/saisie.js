@@ -2,10 +2,13 @@
 // definition (GET /api/v1/forms/{guichet}), the geometry is placed on a
 // Leaflet map that shows commune outlines from our own data (and a base
 // layer when one is configured), and errors come back beside their fields.
+// A record sent back by a reviewer (changes_requested) shows the remarks
+// beside their fields and stays editable until it is submitted again.
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
 import { api, ApiError } from './api.js';
-import { el, clear, showError, showOk } from './dom.js';
+import { el, clear, dateText, showError, showOk } from './dom.js';
 import { startPage } from './layout.js';
+import { loadWorkflow, stateLabel, fieldLabel, renderThread } from './suivi.js';
 
 const params = new URLSearchParams(location.search);
 const guichet = params.get('guichet') ?? 'erp';
@@ -16,6 +19,7 @@ let marker = null;
 let polygon = null;
 let drawing = null;		// vertices while a contour is drawn
 let mode = 'point';
+let wf = null;		// the workflow, for state labels (when editing)
 
 // --- the form -------------------------------------------------------------
 
@@ -275,13 +279,18 @@ async function save(submit) {
       : await api('POST', `/api/v1/guichets/${guichet}/submissions`, body);
     editing = { id: s.id, version: s.version };
     history.replaceState(null, '', `?guichet=${guichet}&id=${s.id}`);
+    if (wf) showState(s);
     for (const m of fm.querySelectorAll('.erreur-champ')) m.remove();
     document.getElementById('remarques').hidden = true;
     if (s.state === 'submitted') {
       showOk(fm, `Saisie n° ${s.id} soumise : elle est transmise aux relecteurs.`);
+      document.getElementById('relecture').hidden = true;
       for (const b of fm.querySelectorAll('button')) b.disabled = true;
     } else {
-      showOk(fm, `Brouillon n° ${s.id} enregistré${s.errors.length ? ` (${s.errors.length} point(s) à compléter)` : ''}.`);
+      const todo = s.errors?.length ?? 0;
+      showOk(fm, s.state === 'changes_requested'
+        ? `Saisie n° ${s.id} enregistrée${todo ? ` (${todo} point(s) à compléter)` : ''} : « Soumettre à nouveau » quand elle est prête.`
+        : `Brouillon n° ${s.id} enregistré${todo ? ` (${todo} point(s) à compléter)` : ''}.`);
     }
   } catch (e) {
     if (e instanceof ApiError) showProblems(fm, e);
@@ -305,7 +314,49 @@ async function load() {
     map.fitBounds(polygon.getBounds());
     showCoordinates('Contour enregistré : « Dessiner un contour » pour le remplacer.');
   }
-  if (s.state !== 'draft') for (const b of document.querySelectorAll('#form-saisie button')) b.disabled = true;
+  try { wf = await loadWorkflow(); } catch { wf = null; }
+  showState(s);
+  if (s.state === 'changes_requested') {
+    showReview(s);
+    document.getElementById('soumettre').textContent = 'Soumettre à nouveau';
+    document.getElementById('brouillon').textContent = 'Enregistrer sans soumettre';
+  } else if (s.state !== 'draft') for (const b of document.querySelectorAll('#form-saisie button')) b.disabled = true;
+  if (s.state !== 'draft') await renderThread(document.getElementById('fil'), { guichet, id: s.id, form });
+}
+
+function showState(s) {
+  const p = document.getElementById('etat-saisie');
+  p.textContent = `État : ${stateLabel(wf, s.state)}`;
+  p.hidden = false;
+}
+
+// What the reviewer asked: the general comment above the form, each remark
+// beside its field (or the map), the others listed with the comment.
+function showReview(s) {
+  const r = s.last_review;
+  if (!r) return;
+  const box = document.getElementById('relecture');
+  document.getElementById('relecture-qui').textContent =
+    `${[r.reviewer_name, r.organisation_name].filter(Boolean).join(', ') || 'Le relecteur'} a demandé des modifications le ${dateText(r.at)}. `
+    + 'Corrigez la saisie puis soumettez-la à nouveau.';
+  const comment = document.getElementById('relecture-commentaire');
+  comment.textContent = r.comment ?? '';
+  comment.hidden = !r.comment;
+  const others = clear(document.getElementById('relecture-autres'));
+  for (const m of document.querySelectorAll('#form-saisie .remarque')) m.remove();
+  for (const [name, text] of Object.entries(r.remarks ?? {})) {
+    const wrap = name === 'geometry' ? document.querySelector('.carte-saisie')
+      : document.querySelector(`#champs .champ[data-field="${CSS.escape(name)}"]`);
+    if (wrap && !wrap.hidden) {
+      const note = el('p', { class: 'remarque', role: 'note', id: `remarque-${name}`, text });
+      wrap.append(note);
+      const input = name === 'geometry' ? null : wrap.querySelector('input, select, fieldset');
+      if (input) input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+    } else {
+      others.append(el('li', {}, el('strong', { text: fieldLabel(form, name) }), ' : ', text));
+    }
+  }
+  box.hidden = false;
 }
 
 const session = await startPage('contributor');
