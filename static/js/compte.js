@@ -1,4 +1,4 @@
-// "Mon compte": profile, password change, API tokens.
+// "Mon compte": profile, password change, mail notifications, API tokens.
 import { api } from './api.js';
 import { el, clear, showError, showOk, ROLE_LABELS, SCOPE_LABELS, territoryText, dateText } from './dom.js';
 import { startPage } from './layout.js';
@@ -28,6 +28,21 @@ function motDePasse() {
       const r = await api('POST', '/api/v1/account/password', d);
       form.reset();
       showOk(form, r.message);
+    } catch (e) {
+      showError(form, e);
+    }
+  });
+}
+
+async function avis() {
+  const form = document.getElementById('form-avis');
+  const { notify } = await api('GET', '/api/v1/account/notifications');
+  form.querySelector(`input[value="${notify}"]`).checked = true;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('PATCH', '/api/v1/account/notifications', { notify: new FormData(form).get('notify') });
+      showOk(form, 'Préférence enregistrée.');
     } catch (e) {
       showError(form, e);
     }
@@ -81,5 +96,6 @@ const session = await startPage('contributor');
 if (session) {
   profil(session.user);
   motDePasse();
+  avis();
   jetons(session.user.role);
 }

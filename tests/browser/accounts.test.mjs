@@ -164,6 +164,21 @@ test('a field error shows beside its field (password change)', async () => {
   await p.context().close();
 });
 
+test('a member chooses the daily digest for mail notifications', async () => {
+  const p = await page();
+  await login(p, srv.base, fx.users.reviewer.email, fx.users.reviewer.password);
+  await p.goto(`${srv.base}/compte.html`);
+  const digest = p.getByLabel('en un récapitulatif quotidien');
+  await p.getByLabel('une par courriel, aussitôt').and(p.locator(':checked')).waitFor();
+  await digest.check();
+  await p.getByRole('button', { name: 'Enregistrer' }).click();
+  await p.locator('#form-avis .message.ok').waitFor();
+  assert.equal(psql(srv.db, `SELECT notify FROM users WHERE email = '${fx.users.reviewer.email}'`), 'digest');
+  await p.reload();
+  await digest.and(p.locator(':checked')).waitFor();
+  await p.context().close();
+});
+
 test('a member creates an API token, shown once, then revokes it', async () => {
   const p = await page();
   await login(p, srv.base, fx.users.reviewer.email, fx.users.reviewer.password);
