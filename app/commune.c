@@ -74,17 +74,22 @@ commune_index_load(PGconn *c)
 	 * Outlines may be older than the commune list (the shared ones are of
 	 * 2018): an outline of a commune since merged takes the code and name
 	 * of the commune it now belongs to, so that a point in it gets a
-	 * current commune.
+	 * current commune. Each code an outline may carry (a current code,
+	 * a former one, a commune déléguée's) is mapped once to its current
+	 * commune — the same code first — then joined: a lookup per outline
+	 * scanned the whole list 4,485 times (17 s at start-up).
 	 */
-	res = db_exec(c, &e, "SELECT coalesce(cur.code, z.code), "
-	    "coalesce(cur.nom, z.nom), ST_AsBinary(z.geom) FROM ref_zones z "
-	    "LEFT JOIN LATERAL (SELECT a.code, a.nom FROM ref_communes a "
-	    "  WHERE a.type = 'commune-actuelle' AND (a.code = z.code OR "
-	    "  z.code = ANY(a.anciens_codes) OR a.code IN (SELECT d.chef_lieu "
-	    "  FROM ref_communes d WHERE d.code = z.code AND d.type IN "
-	    "  ('commune-deleguee', 'commune-associee'))) "
-	    "  ORDER BY a.code = z.code DESC LIMIT 1) cur ON true "
-	    "WHERE z.kind = 'commune' ORDER BY 1", 0, NULL);
+	res = db_exec(c, &e, "WITH m AS (SELECT code AS cur, nom, code AS old, "
+	    "0 AS rank FROM ref_communes WHERE type = 'commune-actuelle' "
+	    "UNION ALL SELECT code, nom, unnest(anciens_codes), 1 FROM "
+	    "ref_communes WHERE type = 'commune-actuelle' UNION ALL SELECT "
+	    "a.code, a.nom, d.code, 2 FROM ref_communes d JOIN ref_communes a "
+	    "ON a.code = d.chef_lieu AND a.type = 'commune-actuelle' WHERE "
+	    "d.type IN ('commune-deleguee', 'commune-associee')), best AS ("
+	    "SELECT DISTINCT ON (old) old, cur, nom FROM m ORDER BY old, rank, "
+	    "cur) SELECT coalesce(best.cur, z.code), coalesce(best.nom, z.nom), "
+	    "ST_AsBinary(z.geom) FROM ref_zones z LEFT JOIN best ON best.old = "
+	    "z.code WHERE z.kind = 'commune' ORDER BY 1", 0, NULL);
 	if (res == NULL)
 		return -1;
 	pthread_mutex_lock(&lock);

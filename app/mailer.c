@@ -283,16 +283,11 @@ send_one(void)
 static void *
 run(void *arg)
 {
-	int	i, rc;
-
 	(void)arg;
-	while (atomic_load(&running)) {
-		while (atomic_load(&running) && (rc = send_one()) == 1)
+	do {
+		while (atomic_load(&running) && send_one() == 1)
 			;
-		/* Wait a couple of seconds, waking often enough to stop quickly. */
-		for (i = 0; i < 20 && atomic_load(&running); i++)
-			usleep(100000);
-	}
+	} while (bg_nap(&running, 2000));
 	db_thread_close();
 	return NULL;
 }
@@ -300,17 +295,10 @@ run(void *arg)
 void
 mailer_start(void)
 {
-	sigset_t	all, old;
-
 	if (conf.smtp_host[0] == '\0')
 		return;
 	atomic_store(&running, 1);
-	/* Signals stay with the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&thread, NULL, run, NULL) != 0)
-		fatal("cannot start the mail thread");
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	bg_start(&thread, run, "mail");
 	started = 1;
 	log_info("sending mail through %s:%lld", conf.smtp_host, conf.smtp_port);
 }

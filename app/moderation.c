@@ -306,7 +306,7 @@ record(struct req *r, const struct form *f, int64_t id, struct rec *x)
 
 void
 mod_reply_record(struct req *r, const struct form *f, int64_t id,
-    unsigned status)
+    unsigned status, json_t *extra)
 {
 	struct rec	 x;
 	json_t		*j;
@@ -314,6 +314,8 @@ mod_reply_record(struct req *r, const struct form *f, int64_t id,
 	if (load_access(r, f, id, READER, &x) != 0)
 		return;
 	if ((j = record(r, f, id, &x)) != NULL) {
+		if (extra != NULL)
+			json_object_update(j, extra);
 		set_etag(r, x.version);
 		http_reply_json(r, status, j);
 	}
@@ -397,6 +399,20 @@ refuse(struct tx *t, struct db_err *e, unsigned status, const char *code,
 	return -1;
 }
 
+/* Text without control characters but line breaks and tabs. */
+static int
+plain_text(json_t *v)
+{
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+	size_t	 i, n = json_string_length(v);
+
+	for (i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\n' && p[i] != '\r' &&
+		    p[i] != '\t') || p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* The justification a transition requires: comment, reason, remarks. */
 static int
 justified(struct tx *t, struct db_err *e)
@@ -411,9 +427,10 @@ justified(struct tx *t, struct db_err *e)
 			    "Une remarque porte sur un champ que le formulaire "
 			    "n'a pas.");
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    json_string_length(v) > 2000)
+		    json_string_length(v) > 2000 || !plain_text(v))
 			return refuse(t, e, 422, "remark_invalid", "remarks",
-			    "Chaque remarque est un texte de 1 à 2000 octets.");
+			    "Chaque remarque est un texte de 1 à 2000 octets, "
+			    "sans caractère de contrôle.");
 	}
 	if (t->w->comment == WF_COMMENT_REQUIRED && !has_comment)
 		return refuse(t, e, 422, "comment_required", "comment",
@@ -674,7 +691,7 @@ mod_transition(struct req *r)
 	if (t.w->by == WF_AUTHOR && strcmp(t.w->action, "withdraw") != 0) {
 		struct rec x;
 
-		if (load_access(r, t.f, t.id, INVOLVED, &x) != 0)
+		if (load_access(r, t.f, t.id, READER, &x) != 0)
 			return;
 		if (!may(t.f, r->who, &x, t.w)) {
 			json_t *body = http_error_json("transition_forbidden",
@@ -692,7 +709,7 @@ mod_transition(struct req *r)
 	if (transition_run(&t, &e) != 0)
 		reply_refusal(r, &t, &e);
 	else
-		mod_reply_record(r, t.f, t.id, 200);
+		mod_reply_record(r, t.f, t.id, 200, NULL);
 	json_decref(t.allowed);
 }
 
@@ -761,16 +778,20 @@ assign_tx(PGconn *c, void *arg, struct db_err *e)
 	if (audit_begin(c, e))
 		return -1;
 	/* An assignee is an active reviewer of the assigner's organisation
-	 * (of any, for an admin), never the author. */
+	 * whose territory holds the record (an admin, for an admin), never
+	 * its author. */
 	res = u->isnull ? db_exec(c, e, "DELETE FROM assignments WHERE "
 	    "submission_id = $1 AND authority = $2", 2, v) : db_exec(c, e,
 	    "INSERT INTO assignments (submission_id, authority, user_id, "
-	    "assigned_by) SELECT $1, $2, u.id, $4 FROM users u, submissions s "
-	    "WHERE u.id = $3 AND s.id = $1 AND u.active AND u.id <> s.author_id "
-	    "AND u.role IN ('reviewer', 'org_admin', 'admin') AND ($2 = 'admin' "
-	    "OR u.organisation_id = $5) ON CONFLICT (submission_id, authority) "
-	    "DO UPDATE SET user_id = EXCLUDED.user_id, assigned_by = "
-	    "EXCLUDED.assigned_by, assigned_at = now()", 5, v);
+	    "assigned_by) SELECT $1, $2, u.id, $4 FROM users u JOIN "
+	    "organisations o ON o.id = u.organisation_id, submissions s WHERE "
+	    "u.id = $3 AND s.id = $1 AND u.active AND u.id <> s.author_id AND "
+	    "CASE WHEN $2 = 'admin' THEN u.role = 'admin' ELSE u.role IN "
+	    "('reviewer', 'org_admin') AND u.organisation_id = $5 AND "
+	    "guichet_user_covers(u, o, s.insee_commune, s.departement) END "
+	    "ON CONFLICT (submission_id, authority) DO UPDATE SET user_id = "
+	    "EXCLUDED.user_id, assigned_by = EXCLUDED.assigned_by, assigned_at "
+	    "= now()", 5, v);
 	if (res == NULL)
 		return -1;
 	n = atoi(PQcmdTuples(res));
@@ -810,7 +831,7 @@ mod_assign(struct req *r)
 	}
 	t.authority = authority_code(f, a);
 	if (db_tx(&e, assign_tx, &t) == 0)
-		mod_reply_record(r, f, t.id, 200);
+		mod_reply_record(r, f, t.id, 200, NULL);
 	else if (t.refused)
 		http_reply_error(r, 422, "assignee_invalid", "Cette personne ne "
 		    "peut pas instruire cette saisie pour votre organisation.",

@@ -25,9 +25,12 @@ struct req;
 long long	 mod_wanted_version(struct req *);
 /* Answers 409 stale_version with the record as it now is. */
 void		 mod_reply_stale(struct req *, const struct form *, int64_t id);
-/* Answers status with the record as the caller may see it, and its ETag. */
+/*
+ * Answers status with the record as the caller may see it, and its ETag;
+ * the members of extra (borrowed, may be NULL) are added.
+ */
 void		 mod_reply_record(struct req *, const struct form *, int64_t id,
-		    unsigned status);
+		    unsigned status, json_t *extra);
 
 /* The authority (index in the form) who reviews for, -2 for a platform
  * admin, -1 when none (role, scope, kind or territory). */

@@ -7,13 +7,10 @@
  * rows as digested in the statement that queues the mail makes two servers
  * running the digest at the same hour send each row once.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "conf.h"
 #include "form.h"
@@ -33,11 +30,8 @@ static const char *const recipients[] = {
 	 * restriction, else their organisation's) holds the record. */
 	[NOTIFY_REVIEWERS] = PEOPLE "AND u.role IN ('reviewer', 'org_admin') "
 	    "AND o.kind = ANY($7::text[]) AND EXISTS (SELECT 1 FROM submissions "
-	    "s WHERE s.id = $1 AND s.author_id <> u.id AND CASE WHEN "
-	    "u.departements IS NULL AND u.communes IS NULL THEN guichet_covers("
-	    "o.departements, o.communes, s.insee_commune, s.departement) ELSE "
-	    "guichet_covers(coalesce(u.departements, '{}'), coalesce(u.communes, "
-	    "'{}'), s.insee_commune, s.departement) END)",
+	    "s WHERE s.id = $1 AND s.author_id <> u.id AND guichet_user_covers("
+	    "u, o, s.insee_commune, s.departement))",
 	[NOTIFY_THREAD] = PEOPLE "AND u.id IN (SELECT author_id FROM submissions "
 	    "WHERE id = $1 UNION SELECT reviewer_id FROM reviews WHERE "
 	    "submission_id = $1 UNION SELECT user_id FROM assignments WHERE "
@@ -138,7 +132,7 @@ static pthread_t	digest_thread;
 static atomic_int	digest_running;
 static int		digest_started;
 
-/* Wakes every second (for a prompt stop); sends once a day at the hour. */
+/* Looks at the clock every 30 s; sends once a day, at the hour. */
 static void *
 digest_run(void *arg)
 {
@@ -147,13 +141,10 @@ digest_run(void *arg)
 	PGconn		*c = NULL;
 	time_t		 now;
 	struct tm	 tm;
-	int		 done_day = -1, tick = 0;
+	int		 done_day = -1;
 
 	(void)arg;
-	while (atomic_load(&digest_running)) {
-		sleep(1);
-		if (++tick % 30 != 0)
-			continue;
+	while (bg_nap(&digest_running, 30000)) {
 		now = time(NULL);
 		localtime_r(&now, &tm);
 		if (tm.tm_hour != conf.digest_hour || tm.tm_yday == done_day)
@@ -178,8 +169,7 @@ void
 notify_start(void)
 {
 	atomic_store(&digest_running, 1);
-	if (pthread_create(&digest_thread, NULL, digest_run, NULL) != 0)
-		fatal("cannot start the digest thread");
+	bg_start(&digest_thread, digest_run, "digest");
 	digest_started = 1;
 }
 

@@ -248,7 +248,9 @@ param_one(const struct param_spec *s, const char *raw, struct param_val *v,
 			return param_error(e, s, "param_invalid",
 			    "n'est pas un texte UTF-8 valide.");
 		for (i = 0, chars = 0; i < len; i++) {
-			if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
+			if (((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f) &&
+			    !((s->flags & P_LINES) && (raw[i] == '\n' ||
+			    raw[i] == '\r' || raw[i] == '\t')))
 				return param_error(e, s, "param_invalid",
 				    "contient un caractère de contrôle.");
 			chars += ((unsigned char)raw[i] & 0xc0) != 0x80;

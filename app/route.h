@@ -30,6 +30,7 @@ enum param_kind	{ P_INT, P_STR, P_ENUM, P_BOOL, P_EMAIL, P_SECRET, P_DEPTS,
 
 #define P_REQUIRED	0x01
 #define P_NULLABLE	0x02	/* a JSON null is accepted (and means "none") */
+#define P_LINES		0x04	/* P_STR: line breaks and tabs allowed */
 
 struct param_spec {
 	const char		*name;

@@ -103,7 +103,8 @@ static const struct param_spec p_user_update[] = {
 
 static const char *const guichets[] = { "erp", "equipco", "adresse", NULL };
 static const char *const states[] = { "draft", "submitted", "in_review",
-    "changes_requested", "validated", "rejected", "withdrawn", NULL };
+    "changes_requested", "validated", "rejected", "withdrawn", "deleted",
+    NULL };
 
 static const char *const zone_kinds[] = { "commune", "departement", "region",
     NULL };
@@ -165,7 +166,7 @@ static const struct param_spec p_transition[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
 	{ "action", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, actions },
-	{ "comment", IN_BODY, P_STR, 0, 0, 5000, NULL },
+	{ "comment", IN_BODY, P_STR, P_LINES, 0, 5000, NULL },
 	{ "reason", IN_BODY, P_STR, 0, 1, 64, NULL },
 	{ "remarks", IN_BODY, P_JSON, 0, 0, 0, NULL },
 	{ "version", IN_BODY, P_INT, 0, 1, 2147483647, NULL },
@@ -188,7 +189,7 @@ static const struct param_spec p_diff[] = {
 static const struct param_spec p_comment[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
-	{ "body", IN_BODY, P_STR, P_REQUIRED, 1, 5000, NULL },
+	{ "body", IN_BODY, P_STR, P_REQUIRED | P_LINES, 1, 5000, NULL },
 	{ "field", IN_BODY, P_STR, 0, 1, 64, NULL },
 	{ NULL }
 };
@@ -207,7 +208,7 @@ static const struct param_spec p_bulk[] = {
 	{ "guichet", IN_PATH, P_ENUM, P_REQUIRED, 0, 0, guichets },
 	{ "ids", IN_BODY, P_IDS, P_REQUIRED, 0, 200, NULL },
 	{ "action", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, decisions },
-	{ "comment", IN_BODY, P_STR, 0, 0, 5000, NULL },
+	{ "comment", IN_BODY, P_STR, P_LINES, 0, 5000, NULL },
 	{ "reason", IN_BODY, P_STR, 0, 1, 64, NULL },
 	{ NULL }
 };

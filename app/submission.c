@@ -440,12 +440,12 @@ save(struct save *s, unsigned status, int64_t id)
 		else
 			db_reply_error(s->r, &e);
 	} else {
-		json_object_set(s->out, "errors", s->c->errors);
-		json_object_set(s->out, "warnings", s->c->warnings);
-		snprintf(s->r->etag, sizeof(s->r->etag), "\"%lld\"", (long long)
-		    json_integer_value(json_object_get(s->out, "version")));
-		http_reply_json(s->r, status, s->out);
-		s->out = NULL;
+		json_t *problems = json_pack("{s:O, s:O}", "errors",
+		    s->c->errors, "warnings", s->c->warnings);
+
+		mod_reply_record(s->r, s->c->form, json_integer_value(
+		    json_object_get(s->out, "id")), status, problems);
+		json_decref(problems);
 	}
 	json_decref(s->out);
 }
@@ -505,6 +505,12 @@ sub_create(struct req *r)
 	int64_t		 target = 0;
 	int		 submit = req_param(r, "submit")->i != 0, go;
 
+	if (req_param(r, "operation")->set && !req_param(r, "amends")->set) {
+		http_reply_error(r, 422, "amends_required", "Une modification ou "
+		    "une suppression désigne l'objet validé qu'elle concerne "
+		    "(amends).", "amends");
+		goto out;
+	}
 	if (req_param(r, "amends")->set) {
 		json_decref(in);
 		json_decref(geometry);
@@ -561,7 +567,7 @@ out:
 void
 sub_get(struct req *r)
 {
-	mod_reply_record(r, form_of(r), req_param(r, "id")->i, 200);
+	mod_reply_record(r, form_of(r), req_param(r, "id")->i, 200, NULL);
 }
 
 void

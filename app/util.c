@@ -6,10 +6,12 @@
  * call sites never test for NULL (the Redis zmalloc and Kore kore_malloc way).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -350,4 +352,24 @@ utf8_trim(char *s)
 	    ((unsigned char)s[i - 1] & 0xf8) == 0xf0 ? 3 : 0;
 	if (n - i != need)
 		s[i - 1] = '\0';
+}
+
+void
+bg_start(pthread_t *t, void *(*fn)(void *), const char *what)
+{
+	sigset_t	all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(t, NULL, fn, NULL) != 0)
+		fatal("cannot start the %s thread", what);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int
+bg_nap(atomic_int *running, int ms)
+{
+	for (; ms > 0 && atomic_load(running); ms -= 100)
+		usleep(100000);
+	return atomic_load(running);
 }

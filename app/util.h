@@ -1,6 +1,7 @@
 /*
  * util.h — process-wide helpers: logging, fatal exits, allocation wrappers
- * that never return NULL, a growable byte buffer and a monotonic clock.
+ * that never return NULL, a growable byte buffer, a monotonic clock, and
+ * background threads.
  */
 #ifndef GUICHET_UTIL_H
 #define GUICHET_UTIL_H
@@ -49,6 +50,17 @@ char	*file_read(const char *path, size_t *len);
 
 /* Monotonic time in microseconds. */
 int64_t	 now_us(void);
+
+/*
+ * Background threads (mail, digests): started with every signal blocked,
+ * so that SIGINT and SIGTERM always reach the main thread's sigwait();
+ * they poll *running and nap in steps short enough to stop promptly.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+void	 bg_start(pthread_t *, void *(*fn)(void *), const char *what);
+/* Sleeps up to ms while *running; returns *running. */
+int	 bg_nap(atomic_int *running, int ms);
 
 /* Hex encoding of n bytes into out (2n + 1 bytes). */
 void	 hex_encode(char *out, const unsigned char *in, size_t n);

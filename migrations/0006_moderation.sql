@@ -130,6 +130,15 @@ CREATE FUNCTION guichet_covers(depts text[], communes text[], commune text,
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT commune = ANY(communes) OR dept = ANY(depts)
 $$;
+-- A user's territory: its own restriction, else its organisation's.
+CREATE FUNCTION guichet_user_covers(u users, o organisations, commune text,
+    dept text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN u.departements IS NULL AND u.communes IS NULL
+	    THEN guichet_covers(o.departements, o.communes, commune, dept)
+	    ELSE guichet_covers(coalesce(u.departements, '{}'),
+	    coalesce(u.communes, '{}'), commune, dept) END
+$$;
 
 -- The event log: append-only and hash-chained. Each row's hash is
 -- SHA-256(previous hash || guichet_event_text(row)); the head row holds the
