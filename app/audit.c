@@ -3,8 +3,9 @@
  *
  * The database computes each link (guichet_event_chain(), migration 0006),
  * so every writer, whatever its language, chains the same way; the
- * verifier recomputes the hashes here, independently of the trigger, from
- * the text guichet_event_text() gives for each row. A row changed after
+ * verifier recomputes the hashes here from the raw columns, building the
+ * text itself, so that neither the trigger nor guichet_event_text() can
+ * vouch for a row they were changed to accept. A row changed after
  * insertion no longer hashes to its stored value; a row removed leaves a
  * gap in the sequence and a previous hash that matches nothing; the head
  * row must name the last link, so that cutting the tail shows too.
@@ -39,7 +40,7 @@ audit_append(PGconn *c, struct db_err *e, const char *kind, int64_t actor_id,
 
 	snprintf(a, sizeof(a), "%lld", (long long)actor_id);
 	snprintf(s, sizeof(s), "%lld", (long long)submission_id);
-	p = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
+	p = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
 	v[0] = kind;
 	v[1] = actor_id ? a : NULL;
@@ -53,14 +54,14 @@ audit_append(PGconn *c, struct db_err *e, const char *kind, int64_t actor_id,
 	return rc;
 }
 
-/* Decodes PostgreSQL's bytea hex output ("\x…") of a 32-byte hash. */
+/* Decodes a 32-byte hash from hex (encode(hash, 'hex')). */
 static int
 hash_of(const char *s, unsigned char out[32])
 {
 	size_t	n;
 
-	if (strncmp(s, "\\x", 2) != 0 || sodium_hex2bin(out, 32, s + 2,
-	    strlen(s + 2), NULL, &n, NULL) != 0 || n != 32)
+	if (sodium_hex2bin(out, 32, s, strlen(s), NULL, &n, NULL) != 0 ||
+	    n != 32)
 		return -1;
 	return 0;
 }
@@ -76,6 +77,7 @@ audit_verify(PGconn *c, FILE *out)
 {
 	unsigned char	 prev[32] = { 0 }, stored_prev[32], stored[32], h[32];
 	crypto_hash_sha256_state st;
+	struct buf	 buf = { 0 };
 	PGresult	*res = NULL;
 	long long	 expect = 1, n = 0, seq;
 	int		 rc = -1, i, rows;
@@ -86,9 +88,10 @@ audit_verify(PGconn *c, FILE *out)
 	    "READ READ ONLY")) != PGRES_COMMAND_OK)
 		goto dberr;
 	PQclear(res);
-	res = PQexec(c, "DECLARE ev NO SCROLL CURSOR FOR SELECT seq, prev_hash, "
-	    "hash, guichet_event_text(seq, at, kind, actor_id, submission_id, "
-	    "payload) FROM events ORDER BY seq");
+	res = PQexec(c, "DECLARE ev NO SCROLL CURSOR FOR SELECT seq, "
+	    "encode(prev_hash, 'hex'), encode(hash, 'hex'), (extract(epoch FROM "
+	    "at) * 1000000)::bigint, kind, actor_id, submission_id, "
+	    "payload::text FROM events ORDER BY seq");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto dberr;
 	for (;;) {
@@ -120,10 +123,16 @@ audit_verify(PGconn *c, FILE *out)
 				rc = 1;
 				goto out;
 			}
+			buf.len = 0;
+			buf_appendf(&buf, "%s|%s|%s|%s|%s|", s,
+			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			    PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+			buf_append(&buf, PQgetvalue(res, i, 7),
+			    PQgetlength(res, i, 7));
 			crypto_hash_sha256_init(&st);
 			crypto_hash_sha256_update(&st, prev, 32);
 			crypto_hash_sha256_update(&st, (const unsigned char *)
-			    PQgetvalue(res, i, 3), PQgetlength(res, i, 3));
+			    buf.data, buf.len);
 			crypto_hash_sha256_final(&st, h);
 			if (sodium_memcmp(h, stored, 32) != 0) {
 				report(out, s, "its content does not match its "
@@ -135,7 +144,7 @@ audit_verify(PGconn *c, FILE *out)
 		}
 	}
 	PQclear(res);
-	res = PQexec(c, "SELECT seq, hash FROM event_head");
+	res = PQexec(c, "SELECT seq, encode(hash, 'hex') FROM event_head");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		goto dberr;
 	if (atoll(PQgetvalue(res, 0, 0)) != n ||
@@ -153,6 +162,7 @@ audit_verify(PGconn *c, FILE *out)
 dberr:
 	fprintf(out, "cannot read the event log: %s", PQerrorMessage(c));
 out:
+	buf_free(&buf);
 	PQclear(res);
 	PQclear(PQexec(c, "ROLLBACK"));
 	return rc;

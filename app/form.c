@@ -369,12 +369,18 @@ load_review(struct form *f, json_t *rv, const char *name, char *err,
 		if (!json_is_object(a) || only_keys(a, akeys, name,
 		    "review.authorities[]", err, errlen))
 			return -1;
-		if (!json_is_string(json_object_get(a, "code")) ||
+		if (!kind_ok(json_string_value(json_object_get(a, "code"))) ||
 		    !json_is_string(json_object_get(a, "label")) ||
 		    strcmp(json_string_value(json_object_get(a, "code")),
 		    "admin") == 0)
 			return bad(err, errlen, name, "review.authorities[%zu]: "
-			    "code (not \"admin\") and label are expected", i);
+			    "code ([a-z_], 2 to 32, not \"admin\") and label are "
+			    "expected", i);
+		for (i2 = 0; i2 < i; i2++)
+			if (json_equal(json_object_get(a, "code"), json_object_get(
+			    json_array_get(f->authorities, i2), "code")))
+				return bad(err, errlen, name, "review.authorities"
+				    "[%zu].code: already used", i);
 		if (!json_is_array(json_object_get(a, "kinds")) ||
 		    json_array_size(json_object_get(a, "kinds")) == 0)
 			return bad(err, errlen, name, "review.authorities[%zu]."

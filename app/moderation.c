@@ -40,6 +40,7 @@ struct rec {
 	char		 commune[8];
 	int		 round;
 	char		 operation[8];
+	char		 target_commune[8];	/* an amendment's object's place */
 	char		*label;
 	char		*signed_off;	/* authorities that validated this round */
 };
@@ -107,7 +108,8 @@ signed_off(const struct rec *x, const char *code)
 #define REC_COLUMNS "s.id, s.state, s.version, s.author_id, " \
 	"s.organisation_id, s.insee_commune, s.round, s.operation, s.label, " \
 	"(SELECT coalesce(array_agg(authority), '{}') FROM reviews WHERE " \
-	"submission_id = s.id AND round = s.round AND decision = 'validate')"
+	"submission_id = s.id AND round = s.round AND decision = 'validate'), " \
+	"(SELECT insee_commune FROM submissions t WHERE t.id = s.target_id)"
 
 static int
 rec_read(PGresult *res, struct rec *x)
@@ -125,7 +127,34 @@ rec_read(PGresult *res, struct rec *x)
 	snprintf(x->operation, sizeof(x->operation), "%s", PQgetvalue(res, 0, 7));
 	x->label = xstrdup(PQgetvalue(res, 0, 8));
 	x->signed_off = xstrdup(PQgetvalue(res, 0, 9));
+	snprintf(x->target_commune, sizeof(x->target_commune), "%s",
+	    PQgetvalue(res, 0, 10));
 	return 0;
+}
+
+/*
+ * The authority who reviews a record for: competent where it lies and,
+ * for an amendment, where its object lies (a move needs both places'
+ * consent); -1 when none.
+ */
+static int
+reviews_for(const struct form *f, const struct identity *who,
+    const struct rec *x)
+{
+	int	a = mod_authority(f, who, x->commune);
+
+	if (a != -1 && x->target_commune[0] != '\0' && strcmp(x->commune,
+	    x->target_commune) != 0 && mod_authority(f, who,
+	    x->target_commune) == -1)
+		return -1;
+	return a;
+}
+
+/* Drafts are their authors'; reviewers see what was sent to them. */
+static int
+sent(const struct rec *x)
+{
+	return strcmp(x->state, "draft") != 0 && x->round > 0;
 }
 
 static enum access
@@ -134,7 +163,9 @@ access_of(const struct form *f, const struct identity *who,
 {
 	if (who->user_id == x->author || who->role == ROLE_ADMIN ||
 	    (who->role == ROLE_ORG_ADMIN && who->org_id == x->org) ||
-	    mod_authority(f, who, x->commune) >= 0)
+	    (sent(x) && (mod_authority(f, who, x->commune) != -1 ||
+	    (x->target_commune[0] != '\0' && mod_authority(f, who,
+	    x->target_commune) != -1))))
 		return INVOLVED;
 	if (strcmp(x->state, "validated") == 0 || strcmp(x->state, "deleted") == 0)
 		return READER;
@@ -185,9 +216,9 @@ may(const struct form *f, const struct identity *who, const struct rec *x,
 	if (w->by == WF_AUTHOR)
 		return who->user_id == x->author &&
 		    authz_route(who, ACT_SUBMIT).status == 0;
-	if ((a = mod_authority(f, who, x->commune)) == -1)
+	if ((a = reviews_for(f, who, x)) == -1)
 		return 0;
-	if (a != AUTH_ADMIN && who->user_id == x->author)
+	if (who->user_id == x->author)
 		return 0;	/* no one decides on their own submission */
 	if (strcmp(w->action, "validate") == 0 && a != AUTH_ADMIN &&
 	    signed_off(x, authority_code(f, a)))
@@ -292,7 +323,7 @@ record(struct req *r, const struct form *f, int64_t id, struct rec *x)
 	j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	if (j == NULL) {
-		http_reply_error(r, 500, "internal", "Erreur interne.", NULL);
+		http_reply_error(r, 500, "internal_error", "Erreur interne.", NULL);
 		return NULL;
 	}
 	json_object_set_new(j, "signoffs", signoffs(f, json_object_get(j,
@@ -301,6 +332,13 @@ record(struct req *r, const struct form *f, int64_t id, struct rec *x)
 	json_object_set_new(j, "review_mode", json_string(form_review_all(f) ?
 	    "all" : "any"));
 	json_object_set_new(j, "allowed_actions", allowed_actions(f, r->who, x));
+	/* Those who only read a validated object see the object, not who
+	 * reviewed it nor what they said. */
+	if (access_of(f, r->who, x) == READER) {
+		json_object_del(j, "last_review");
+		json_object_del(j, "assignments");
+		json_object_del(j, "signoffs");
+	}
 	return j;
 }
 
@@ -341,29 +379,39 @@ mod_reply_stale(struct req *r, const struct form *f, int64_t id)
 	rec_free(&x);
 }
 
+/*
+ * If-Match compares strongly (RFC 9110): a weak tag never matches, so it is
+ * refused like any other malformed value. A body version that differs from
+ * the header is a contradiction, refused too.
+ */
 long long
 mod_wanted_version(struct req *r)
 {
 	const struct param_val *ver = req_param(r, "version");
 	const char	*h = req_header(r, "If-Match");
 	char		*end;
-	long long	 n;
+	long long	 n = -1;
 
-	if (ver != NULL && ver->set)
-		return ver->i;
-	if (h == NULL || strcmp(h, "*") == 0)
-		return -1;
-	if (strncmp(h, "W/", 2) == 0)
-		h += 2;
-	if (*h++ == '"') {
-		n = strtoll(h, &end, 10);
-		if (end != h && end[0] == '"' && end[1] == '\0' && n >= 1 &&
-		    n <= 2147483647)
-			return n;
+	if (h != NULL && strcmp(h, "*") != 0) {
+		if (h[0] != '"' || h[1] < '1' || h[1] > '9' ||
+		    (n = strtoll(h + 1, &end, 10)) < 1 || n > 2147483647 ||
+		    end[0] != '"' || end[1] != '\0') {
+			http_reply_error(r, 400, "if_match_invalid", "L'en-tête "
+			    "If-Match doit être l'ETag reçu (\"5\").",
+			    "If-Match");
+			return -2;
+		}
 	}
-	http_reply_error(r, 400, "if_match_invalid", "L'en-tête If-Match doit "
-	    "être l'ETag reçu (\"5\").", "If-Match");
-	return -2;
+	if (ver != NULL && ver->set) {
+		if (n != -1 && n != ver->i) {
+			http_reply_error(r, 400, "version_conflict", "La version "
+			    "du corps et celle de l'en-tête If-Match "
+			    "diffèrent.", "version");
+			return -2;
+		}
+		return ver->i;
+	}
+	return n;
 }
 
 /* --- transitions ------------------------------------------------------------ */
@@ -443,6 +491,8 @@ justified(struct tx *t, struct db_err *e)
 	if (t->w->reason && !wf_reason_ok(t->reason))
 		return refuse(t, e, 422, "reason_required", "reason",
 		    "Choisissez un motif dans la liste.");
+	if (!t->w->reason)
+		t->reason = NULL;	/* a reason only goes with a refusal */
 	return 0;
 }
 
@@ -573,7 +623,7 @@ transition_tx(PGconn *c, void *arg, struct db_err *e)
 	}
 	if (justified(t, e) != 0)
 		goto out;
-	a = t->w->by == WF_REVIEWER ? mod_authority(t->f, who, x.commune) : -1;
+	a = t->w->by == WF_REVIEWER ? reviews_for(t->f, who, &x) : -1;
 	if (a != -1)
 		code = authority_code(t->f, a);
 	if (strcmp(t->w->action, "validate") == 0) {
@@ -759,6 +809,7 @@ struct assign_tx {
 	int64_t		 id;
 	const char	*authority;
 	int		 refused;	/* the assignee may not take it */
+	int		 decided;	/* no longer awaiting a decision */
 };
 
 static int
@@ -777,6 +828,17 @@ assign_tx(PGconn *c, void *arg, struct db_err *e)
 	idstr(oid, sizeof(oid), t->r->who->org_id);
 	if (audit_begin(c, e))
 		return -1;
+	/* The state as of now, locked: a decision may have come meanwhile. */
+	if ((res = db_exec(c, e, "SELECT 1 FROM submissions WHERE id = $1 AND "
+	    "state IN ('submitted', 'in_review') FOR UPDATE", 1, v)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		t->decided = 1;
+		memset(e, 0, sizeof(*e));
+		return -1;
+	}
 	/* An assignee is an active reviewer of the assigner's organisation
 	 * whose territory holds the record (an admin, for an admin), never
 	 * its author. */
@@ -815,23 +877,28 @@ void
 mod_assign(struct req *r)
 {
 	const struct form *f = form_of(r);
-	struct assign_tx t = { r, req_param(r, "id")->i, NULL, 0 };
+	struct assign_tx t = { r, req_param(r, "id")->i, NULL, 0, 0 };
 	struct db_err	 e;
 	struct rec	 x;
 	int		 a;
 
 	if (load_access(r, f, t.id, INVOLVED, &x) != 0)
 		return;
-	if ((a = mod_authority(f, r->who, x.commune)) == -1 ||
-	    (strcmp(x.state, "submitted") && strcmp(x.state, "in_review"))) {
+	/* The author never chooses who reviews its own record. */
+	if ((a = reviews_for(f, r->who, &x)) == -1 || r->who->user_id ==
+	    x.author || (strcmp(x.state, "submitted") && strcmp(x.state,
+	    "in_review"))) {
 		http_reply_error(r, 409, "not_assignable", "Seule une saisie en "
 		    "attente de décision peut être prise en charge, par une "
-		    "autorité compétente.", NULL);
+		    "autorité compétente autre que son auteur.", NULL);
 		goto out;
 	}
 	t.authority = authority_code(f, a);
 	if (db_tx(&e, assign_tx, &t) == 0)
 		mod_reply_record(r, f, t.id, 200, NULL);
+	else if (t.decided)
+		http_reply_error(r, 409, "not_assignable", "Une décision a été "
+		    "prise entre-temps sur cette saisie.", NULL);
 	else if (t.refused)
 		http_reply_error(r, 422, "assignee_invalid", "Cette personne ne "
 		    "peut pas instruire cette saisie pour votre organisation.",
@@ -862,7 +929,7 @@ reply_about(struct req *r, enum access need, const char *sql)
 void
 mod_versions(struct req *r)
 {
-	reply_about(r, READER, "SELECT json_build_object('versions', coalesce(json_agg("
+	reply_about(r, INVOLVED, "SELECT json_build_object('versions', coalesce(json_agg("
 	    "json_build_object('version', v.version, 'state', v.state, "
 	    "'saved_at', v.saved_at, 'saved_by', v.saved_by, 'saved_by_name', "
 	    "u.display_name, 'changed', (SELECT coalesce(json_agg(k ORDER BY k), "
@@ -896,7 +963,7 @@ mod_diff(struct req *r)
 	json_t		*j = NULL, *diffs, *fields, *fd, *d;
 	size_t		 i;
 
-	if (load_access(r, f, req_param(r, "id")->i, READER, &x) != 0)
+	if (load_access(r, f, req_param(r, "id")->i, INVOLVED, &x) != 0)
 		return;
 	idstr(ids, sizeof(ids), x.id);
 	snprintf(a, sizeof(a), "%lld", from->i);
@@ -923,7 +990,7 @@ mod_diff(struct req *r)
 	if (PQntuples(res) == 0 || (j = json_loads(PQgetvalue(res, 0, 0), 0,
 	    NULL)) == NULL) {
 		http_reply_error(r, 404, "version_not_found", "Cette version "
-		    "n'existe pas.", "from");
+		    "n'existe pas.", to->set ? "from, to" : "from");
 		goto out;
 	}
 	diffs = json_object_get(j, "changes");
@@ -999,8 +1066,8 @@ comment_tx(PGconn *c, void *arg, struct db_err *e)
 	t->out = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
 	if (audit_append(c, e, "comment", t->r->who->user_id, t->x->id,
-	    json_pack("{s:O?, s:s?}", "id", json_object_get(t->out, "id"),
-	    "field", field)))
+	    json_pack("{s:O?, s:s?, s:s}", "id", json_object_get(t->out, "id"),
+	    "field", field, "body", req_param(t->r, "body")->s)))
 		return -1;
 	msg = xasprintf("Nouveau commentaire de %s sur « %s » (n° %lld).",
 	    t->r->who->name, t->x->label, (long long)t->x->id);
@@ -1071,9 +1138,12 @@ authorities_of(const struct identity *who, const char *only)
 
 /* Where a reviewer reviews: SQL on s (submissions) with $1 authorities,
  * $2 admin, $3 départements, $4 communes, $5 user. */
-#define COMPETENT "(($1::jsonb ? s.guichet) AND ($2::boolean OR guichet_covers(" \
-	"$3::text[], $4::text[], s.insee_commune, s.departement)) AND " \
-	"($2::boolean OR s.author_id <> $5::bigint))"
+#define COMPETENT "(($1::jsonb ? s.guichet) AND ($2::boolean OR (" \
+	"guichet_covers($3::text[], $4::text[], s.insee_commune, " \
+	"s.departement) AND (s.target_id IS NULL OR (SELECT guichet_covers(" \
+	"$3::text[], $4::text[], t.insee_commune, t.departement) FROM " \
+	"submissions t WHERE t.id = s.target_id)))) AND s.author_id <> " \
+	"$5::bigint)"
 
 void
 mod_queue(struct req *r)

@@ -27,11 +27,14 @@ static const char *const recipients[] = {
 	[NOTIFY_AUTHOR] = PEOPLE "AND u.id = (SELECT author_id FROM "
 	    "submissions WHERE id = $1)",
 	/* Reviewers of the guichet's authorities whose territory (their own
-	 * restriction, else their organisation's) holds the record. */
+	 * restriction, else their organisation's) holds the record, and its
+	 * object for an amendment (moderation.c decides alike). */
 	[NOTIFY_REVIEWERS] = PEOPLE "AND u.role IN ('reviewer', 'org_admin') "
 	    "AND o.kind = ANY($7::text[]) AND EXISTS (SELECT 1 FROM submissions "
 	    "s WHERE s.id = $1 AND s.author_id <> u.id AND guichet_user_covers("
-	    "u, o, s.insee_commune, s.departement))",
+	    "u, o, s.insee_commune, s.departement) AND (s.target_id IS NULL OR "
+	    "(SELECT guichet_user_covers(u, o, t.insee_commune, t.departement) "
+	    "FROM submissions t WHERE t.id = s.target_id)))",
 	[NOTIFY_THREAD] = PEOPLE "AND u.id IN (SELECT author_id FROM submissions "
 	    "WHERE id = $1 UNION SELECT reviewer_id FROM reviews WHERE "
 	    "submission_id = $1 UNION SELECT user_id FROM assignments WHERE "

@@ -127,6 +127,7 @@ static const struct param_spec p_sub_new[] = {
 	{ "confirm_warnings", IN_BODY, P_BOOL, 0, 0, 0, NULL },
 	/* An amendment of a validated object. */
 	{ "amends", IN_BODY, P_INT, 0, 1, ID_MAX, NULL },
+	{ "amends_version", IN_BODY, P_INT, 0, 1, 2147483647, NULL },
 	{ "operation", IN_BODY, P_ENUM, 0, 0, 0, amend_ops },
 	{ NULL }
 };

@@ -465,9 +465,11 @@ amended(struct req *r, struct check *c, int64_t *target, char *tver,
 	PGresult	*res;
 
 	snprintf(ids, sizeof(ids), "%lld", req_param(r, "amends")->i);
+	const struct param_val *seen = req_param(r, "amends_version");
+
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, operation, version, "
-	    "attributes, ST_AsGeoJSON(geom) FROM submissions WHERE id = $1 AND "
-	    "guichet = $2", 2, v);
+	    "attributes, ST_AsGeoJSON(geom), insee_commune FROM submissions "
+	    "WHERE id = $1 AND guichet = $2", 2, v);
 	if (res == NULL) {
 		db_reply_error(r, &e);
 		return -1;
@@ -477,6 +479,22 @@ amended(struct req *r, struct check *c, int64_t *target, char *tver,
 		PQclear(res);
 		http_reply_error(r, 409, "not_amendable", "Seul un objet validé "
 		    "peut être modifié ou supprimé par une demande.", "amends");
+		return -1;
+	}
+	/* One amends what lies in one's territory, wherever it would move. */
+	if (authz_place(r->who, ACT_SUBMIT, PQgetvalue(res, 0, 5)).status) {
+		PQclear(res);
+		http_reply_error(r, 403, "outside_territory", "Cet objet est hors "
+		    "du territoire de votre compte.", "amends");
+		return -1;
+	}
+	/* The version the author saw, so that a change made since is not
+	 * silently undone. */
+	if (seen->set && seen->i != atoll(PQgetvalue(res, 0, 2))) {
+		PQclear(res);
+		http_reply_error(r, 409, "stale_version", "L'objet a été modifié "
+		    "depuis que vous l'avez ouvert : rechargez-le.",
+		    "amends_version");
 		return -1;
 	}
 	*target = c->target = req_param(r, "amends")->i;
@@ -521,6 +539,11 @@ sub_create(struct req *r)
 			in = json_incref(req_param(r, "attributes")->a);
 			geometry = json_incref(req_param(r, "geometry")->a);
 		}
+	}
+	if (submit && !wf_leaves(wf_find("submit"), "draft")) {
+		http_reply_error(r, 409, "transition_forbidden", "Une saisie ne "
+		    "peut pas être soumise dès sa création.", "submit");
+		goto out;
 	}
 	if (run_check(r, &c, in, geometry, submit, 0) ||
 	    (go = gate(r, &c, submit)) < 0)
@@ -595,8 +618,10 @@ sub_list(struct req *r)
 /*
  * Saves the author's edit of a draft, or of a record sent back for
  * changes, and sends it when asked (the workflow's submit or resubmit).
- * attrs and geometry: the new content; version: the one the author saw
- * (-1: unchecked). A stale version gets 409 with the current record.
+ * attrs and geometry: the new content (attrs NULL: the stored content,
+ * sent as it is); version: the one the author saw (-1: unchecked). A stale
+ * version gets 409 with the current record. A deletion request carries
+ * its object as it was: it is sent or withdrawn, never edited.
  */
 static void
 edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
@@ -610,14 +635,16 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 	char		 ids[24], uid[24], vs[24], due[16], state[24];
 	char		*attrs_s = NULL, *warn = NULL;
 	const char	*v[11], *k[3] = { ids, uid, NULL };
+	json_t		*geom = NULL, *stored = NULL;
 	int		 go;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	k[2] = form_guichet(c.form);
 	res = db_query(&e, DB_IDEMPOTENT, "SELECT state, version, "
-	    "ST_AsGeoJSON(geom), target_id FROM submissions "
-	    "WHERE id = $1 AND author_id = $2 AND guichet = $3", 3, k);
+	    "ST_AsGeoJSON(geom), target_id, attributes, operation FROM "
+	    "submissions WHERE id = $1 AND author_id = $2 AND guichet = $3",
+	    3, k);
 	if (res == NULL) {
 		db_reply_error(r, &e);
 		goto out;
@@ -632,16 +659,17 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 		mod_reply_stale(r, c.form, id);
 		goto out;
 	}
-	if (strcmp(state, "draft") != 0 && strcmp(state,
-	    "changes_requested") != 0) {
+	if ((strcmp(state, "draft") != 0 && strcmp(state,
+	    "changes_requested") != 0) || (attrs != NULL &&
+	    strcmp(PQgetvalue(res, 0, 5), "delete") == 0)) {
 		http_reply_error(r, 409, "not_editable", "Seul un brouillon, ou "
-		    "une saisie renvoyée pour modification, peut être modifié.",
-		    NULL);
+		    "une saisie renvoyée pour modification, peut être modifié ; "
+		    "une demande de suppression se soumet ou se retire.", NULL);
 		goto out;
 	}
 	if (submit) {
 		w = wf_find(strcmp(state, "draft") == 0 ? "submit" : "resubmit");
-		if (w == NULL || !wf_leaves(w, state)) {
+		if (!wf_leaves(w, state)) {
 			http_reply_error(r, 409, "transition_forbidden", "Cette "
 			    "saisie ne peut pas être soumise dans son état.",
 			    "submit");
@@ -649,12 +677,17 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 		}
 	}
 	c.target = PQgetisnull(res, 0, 3) ? 0 : atoll(PQgetvalue(res, 0, 3));
+	if (attrs == NULL) {	/* sent as stored, if still as read */
+		attrs = stored = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+		if (version < 0)
+			version = atoll(PQgetvalue(res, 0, 1));
+	}
 	/* No geometry member: the stored one stays (null removes it). */
-	geometry = given ? json_incref(geometry) : PQgetisnull(res, 0, 2) ?
+	geom = given ? json_incref(geometry) : PQgetisnull(res, 0, 2) ?
 	    NULL : json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	PQclear(res);
 	res = NULL;
-	if (run_check(r, &c, attrs, geometry, submit, id) ||
+	if (run_check(r, &c, attrs, geom, submit, id) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	attrs_s = json_dumps(c.clean, JSON_COMPACT);
@@ -687,7 +720,8 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 	save(&s, 200, id);
 out:
 	PQclear(res);
-	json_decref(geometry);
+	json_decref(geom);
+	json_decref(stored);
 	free(attrs_s);
 	free(warn);
 	check_free(&c);
@@ -708,17 +742,5 @@ sub_update(struct req *r)
 void
 sub_send(struct req *r, int64_t id, long long version)
 {
-	PGresult	*res;
-	char		 ids[24];
-	const char	*v[1] = { ids };
-	json_t		*attrs;
-
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	if ((res = db_query_row(r, "SELECT attributes FROM submissions WHERE "
-	    "id = $1", 1, v, "Cette saisie n'existe pas.")) == NULL)
-		return;
-	attrs = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	PQclear(res);
-	edit(r, id, attrs, NULL, 0, version, 1);
-	json_decref(attrs);
+	edit(r, id, NULL, NULL, 0, version, 1);
 }

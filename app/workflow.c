@@ -18,8 +18,11 @@
 static const char *const known_states[] = { "draft", "submitted", "in_review",
     "changes_requested", "validated", "rejected", "withdrawn", "deleted",
     NULL };
+/* The actions moderation.c implements, and the state each one reaches. */
 static const char *const known_actions[] = { "submit", "resubmit",
     "withdraw", "claim", "validate", "request_changes", "reject", NULL };
+static const char *const action_targets[] = { "submitted", "submitted",
+    "withdrawn", "in_review", "validated", "changes_requested", "rejected" };
 
 static json_t			*def;
 static struct wf_transition	*trans;
@@ -33,6 +36,17 @@ listed(const char *const *list, const char *s)
 	for (i = 0; s != NULL && list[i] != NULL; i++)
 		if (strcmp(list[i], s) == 0)
 			return 1;
+	return 0;
+}
+
+static int
+target_ok(const char *action, const char *to)
+{
+	size_t	i;
+
+	for (i = 0; known_actions[i] != NULL; i++)
+		if (strcmp(known_actions[i], action) == 0)
+			return to != NULL && strcmp(action_targets[i], to) == 0;
 	return 0;
 }
 
@@ -105,12 +119,12 @@ wf_load(const char *dir, char *err, size_t errlen)
 		c = json_string_value(json_object_get(t, "comment"));
 		snprintf(what, sizeof(what), "transitions[%zu]", i);
 		if (!listed(known_actions, w->action) || w->label == NULL ||
-		    wf_find(w->action) != w || !declared_state(w->to) ||
+		    wf_find(w->action) != w || !target_ok(w->action, w->to) ||
 		    !json_is_array(w->from) || s == NULL ||
 		    (strcmp(s, "author") && strcmp(s, "reviewer")) ||
 		    !listed(comments, c)) {
-			strncat(what, ": a known action (once), label, from, to, "
-			    "by (author|reviewer) and comment are expected",
+			strncat(what, ": a known action (once), label, from, its "
+			    "to, by (author|reviewer) and comment are expected",
 			    sizeof(what) - strlen(what) - 1);
 			rc = fail(err, errlen, path, what);
 			goto out;
@@ -175,6 +189,8 @@ wf_leaves(const struct wf_transition *w, const char *state)
 	json_t	*s;
 	size_t	 i;
 
+	if (w == NULL)
+		return 0;
 	json_array_foreach(w->from, i, s)
 		if (strcmp(json_string_value(s), state) == 0)
 			return 1;

@@ -165,14 +165,15 @@ CREATE TABLE event_head (
 );
 INSERT INTO event_head VALUES (true, 0, decode(repeat('00', 32), 'hex'));
 
--- The text a link hashes: every column but the hashes, in a fixed format.
+-- The text a link hashes: every column but the hashes, in a fixed format
+-- (the time in microseconds since the epoch, exact); audit.c builds the
+-- same text from the raw columns to verify, without this function.
 CREATE FUNCTION guichet_event_text(seq bigint, at timestamptz, kind text,
     actor bigint, submission bigint, payload jsonb) RETURNS text
-LANGUAGE sql STABLE AS $$
-	SELECT seq::text || '|' || to_char(at AT TIME ZONE 'UTC',
-	    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || kind || '|' ||
-	    coalesce(actor::text, '') || '|' || coalesce(submission::text, '') ||
-	    '|' || payload::text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT seq::text || '|' || (extract(epoch FROM at) * 1000000)::bigint
+	    || '|' || kind || '|' || coalesce(actor::text, '') || '|' ||
+	    coalesce(submission::text, '') || '|' || payload::text
 $$;
 
 CREATE FUNCTION guichet_event_chain() RETURNS trigger
@@ -202,5 +203,13 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 	FOR EACH STATEMENT EXECUTE FUNCTION guichet_append_only();
 CREATE TRIGGER reviews_append_only BEFORE UPDATE OR DELETE ON reviews
 	FOR EACH ROW EXECUTE FUNCTION guichet_append_only();
+CREATE TRIGGER reviews_no_truncate BEFORE TRUNCATE ON reviews
+	FOR EACH STATEMENT EXECUTE FUNCTION guichet_append_only();
 CREATE TRIGGER versions_append_only BEFORE UPDATE OR DELETE ON submission_versions
 	FOR EACH ROW EXECUTE FUNCTION guichet_append_only();
+CREATE TRIGGER versions_no_truncate BEFORE TRUNCATE ON submission_versions
+	FOR EACH STATEMENT EXECUTE FUNCTION guichet_append_only();
+CREATE TRIGGER comments_append_only BEFORE UPDATE OR DELETE ON comments
+	FOR EACH ROW EXECUTE FUNCTION guichet_append_only();
+CREATE TRIGGER comments_no_truncate BEFORE TRUNCATE ON comments
+	FOR EACH STATEMENT EXECUTE FUNCTION guichet_append_only();

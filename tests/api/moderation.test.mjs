@@ -57,6 +57,7 @@ const ACCOUNTS = {
   ddt34: ['d34', 'reviewer'],
   openigrev: ['openig', 'reviewer'],
   admin: ['openig', 'admin'],
+  openigauthor: ['openig', 'contributor'],	// covers 31 and 34
   sdis31balma: ['s31', 'reviewer', '31044'],	// restricted to Balma
 };
 
@@ -291,7 +292,12 @@ describe('routing to the competent authorities', () => {
     const r = await get(C.sdis34, 'erp', id);
     assert.equal(r.state, 'validated');
     assert.deepEqual(r.allowed_actions, []);
-    assert.equal((await C.sdis34.req('GET', `${sub('erp', id)}/versions`)).status, 200);
+    // The object, not its review: who decided, what they said, its history.
+    for (const k of ['last_review', 'assignments', 'signoffs']) assert.ok(!(k in r), k);
+    for (const what of ['versions', 'diff?from=1', 'events', 'comments']) {
+      assertError(await C.sdis34.req('GET', `${sub('erp', id)}/${what}`), 404, 'not_found');
+    }
+    assert.ok('last_review' in await get(C.sdis31, 'erp', id));
     assert.equal((await C.montauthor.req('GET', sub('erp', id))).status, 200);
     assert.equal((await new Client(srv.base).req('GET', sub('erp', id))).status, 401);
     // A refusal is not public.
@@ -379,11 +385,14 @@ describe('decisions: sign-offs, four eyes, justifications', () => {
     await must(C.sdis31b, 'erp', id, 'validate', 'in_review');
   });
 
-  test('four eyes: a platform admin may decide on its own submission', async () => {
+  test('four eyes: a platform admin does not decide on its own submission either', async () => {
     const { id } = await create(C.admin, 'erp');
-    assert.deepEqual((await get(C.admin, 'erp', id)).allowed_actions, ['withdraw', 'claim', 'validate', 'request_changes', 'reject']);
-    assert.ok((await queueIds(C.admin)).includes(id));
-    await must(C.admin, 'erp', id, 'validate', 'validated');
+    assert.deepEqual((await get(C.admin, 'erp', id)).allowed_actions, ['withdraw']);
+    assert.ok(!(await queueIds(C.admin)).includes(id));
+    const r = await act(C.admin, 'erp', id, 'validate');
+    assertError(r, 409, 'transition_forbidden', 'action');
+    assertError(await C.admin.req('POST', `${sub('erp', id)}/assignment`, { user_id: U.admin.id }), 409, 'not_assignable');
+    await must(C.sdis31, 'erp', id, 'validate', 'in_review');
   });
 
   test('reject without reason → 422 reason_required; with an unknown reason too; without comment → 422 comment_required', async () => {
@@ -483,7 +492,9 @@ describe('every transition of workflow.json × state × actor (ERP)', () => {
   const ACTORS = { author: 'author', reviewer: 'sdis31', stranger: 'sdis34', admin: 'admin', org_admin: 'tlsadmin' };
   const allowedFor = (state, actor) => WF.transitions.filter((t) => t.from.includes(state)
     && (t.by === 'author' ? actor === 'author' : actor === 'reviewer' || actor === 'admin')).map((t) => t.action);
-  const visible = (state, actor) => actor !== 'stranger' || state === 'validated' || state === 'deleted';
+  // Drafts are their author's (inState withdraws what it had sent).
+  const visible = (state, actor) => state === 'validated' || state === 'deleted'
+    || (actor !== 'stranger' && !(actor === 'reviewer' && state === 'draft'));
 
   test('the table covers every state and action of the file', () => {
     assert.deepEqual(STATES, ['draft', 'submitted', 'in_review', 'changes_requested', 'validated', 'rejected', 'withdrawn', 'deleted']);
@@ -544,8 +555,10 @@ describe('versions and ETags', () => {
     const t = await act(C.sdis31, 'erp', r.json.id, 'claim', {}, { 'If-Match': g.headers.get('etag') });
     assert.equal(t.status, 200, t.text);
     assert.equal(t.headers.get('etag'), '"2"');
-    // A weak ETag is accepted; * means "any version".
-    assert.equal((await act(C.sdis31, 'erp', r.json.id, 'validate', {}, { 'If-Match': 'W/"2"' })).status, 200);
+    // If-Match compares strongly: a weak ETag is refused; * means "any version".
+    assertError(await act(C.sdis31, 'erp', r.json.id, 'validate', {}, { 'If-Match': 'W/"2"' }), 400, 'if_match_invalid', 'If-Match');
+    assertError(await act(C.sdis31, 'erp', r.json.id, 'validate', {}, { 'If-Match': '"+2"' }), 400, 'if_match_invalid', 'If-Match');
+    assert.equal((await act(C.sdis31, 'erp', r.json.id, 'validate', {}, { 'If-Match': '"2"' })).status, 200);
     assert.equal((await act(C.ddt31, 'erp', r.json.id, 'validate', {}, { 'If-Match': '*' })).status, 200);
   });
 
@@ -563,8 +576,9 @@ describe('versions and ETags', () => {
       assert.equal(r.headers.get('etag'), '"2"');
     }
     assert.equal(reviewCount(id), 0);
-    // The body's version wins over the header.
-    assert.equal((await act(C.ddt31, 'erp', id, 'validate', { version: 2 }, { 'If-Match': '"1"' })).status, 200);
+    // A body version that contradicts the header is refused.
+    assertError(await act(C.ddt31, 'erp', id, 'validate', { version: 2 }, { 'If-Match': '"1"' }), 400, 'version_conflict', 'version');
+    assert.equal((await act(C.ddt31, 'erp', id, 'validate', { version: 2 }, { 'If-Match': '"2"' })).status, 200);
   });
 
   test('a PATCH with a stale If-Match or version → 409 stale_version with the current record', async () => {
@@ -853,6 +867,46 @@ describe('amendments of validated objects', () => {
     }
   });
 
+  test('one amends only what lies in one’s territory, and against the version one saw', async () => {
+    const obj = await create(C.author, 'erp');
+    await must(C.admin, 'erp', obj.id, 'validate', 'validated');
+    const body = { attributes: { ...obj.attributes, libelle: `Déplacé ${uniq()}` }, geometry: pointIn('34172'), amends: obj.id, submit: true, confirm_warnings: true };
+    // Montpellier's agent cannot pull a Toulouse object into Montpellier.
+    assertError(await C.montauthor.req('POST', sub('erp'), body), 403, 'outside_territory', 'amends');
+    const v = (await get(C.author, 'erp', obj.id)).version;
+    const stale = await C.author.req('POST', sub('erp'), { ...body, geometry: obj.geometry, attributes: { ...obj.attributes }, amends_version: v - 1 });
+    assertError(stale, 409, 'stale_version', 'amends_version');
+    const ok = await C.author.req('POST', sub('erp'), { ...body, geometry: obj.geometry, attributes: { ...obj.attributes, capacite_d_accueil_du_public: 1200 }, amends_version: v });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.json.target_version, v);
+  });
+
+  test('a move across territories needs a reviewer competent in both places', async () => {
+    // An address of Toulouse moved to Blagnac: each commune's reviewer sees
+    // one place only; the EPCI, which covers both, decides.
+    const obj = await create(C.author, 'adresse');
+    await must(C.tlsrev, 'adresse', obj.id, 'validate', 'validated');
+    const am = await create(C.cdauthor, 'adresse', { attrs: { ...obj.attributes, commune_insee: undefined }, geometry: pointIn('31069'), extra: { amends: obj.id } });
+    for (const c of [C.tlsrev, C.blagrev]) {
+      assert.deepEqual((await get(c, 'adresse', am.id)).allowed_actions, [], 'a reviewer of one place only reads it');
+      assertError(await act(c, 'adresse', am.id, 'validate'), 409, 'transition_forbidden', 'action');
+      assert.ok(!(await queueIds(c)).includes(am.id));
+    }
+    assert.ok((await queueIds(C.epcirev)).includes(am.id));
+    await must(C.epcirev, 'adresse', am.id, 'validate', 'validated');
+    assert.equal((await get(C.author, 'adresse', obj.id)).insee_commune, '31069');
+  });
+
+  test('a deletion request is sent or withdrawn, never edited', async () => {
+    const obj = await create(C.author, 'equipco');
+    await must(C.ddt31, 'equipco', obj.id, 'validate', 'validated');
+    const del = await create(C.author, 'equipco', { attrs: {}, submit: false, extra: { amends: obj.id, operation: 'delete' } });
+    const r = await C.author.req('PATCH', sub('equipco', del.id), { attributes: { ...obj.attributes, toponyme: 'Autre' } });
+    assertError(r, 409, 'not_editable');
+    await must(C.author, 'equipco', del.id, 'submit', 'submitted');
+    assert.deepEqual((await get(C.author, 'equipco', del.id)).attributes, obj.attributes);
+  });
+
   test('an operation without the object it concerns → 422 amends_required', async () => {
     for (const operation of ['modify', 'delete']) {
       const r = await C.author.req('POST', sub('erp'), { attributes: ATTRS.erp(), geometry: spot(), operation, submit: true, confirm_warnings: true });
@@ -1031,6 +1085,15 @@ describe('comments', () => {
     const ok = await C.sdis31.req('POST', `${sub('erp', x)}/transitions`, { action: 'request_changes', comment: 'Ligne 1\nLigne 2', remarks: { libelle: 'à revoir\nsvp' } });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual([ok.json.last_review.comment, ok.json.last_review.remarks.libelle], ['Ligne 1\nLigne 2', 'à revoir\nsvp']);
+  });
+
+  test('a draft, or what was withdrawn before being sent, is not the reviewers’ business', async () => {
+    const d = (await create(C.author, 'erp', { submit: false })).id;
+    for (const what of ['', '/comments', '/versions', '/events']) {
+      assertError(await C.sdis31.req('GET', `${sub('erp', d)}${what}`), 404, 'not_found');
+    }
+    await must(C.author, 'erp', d, 'withdraw', 'withdrawn');
+    assertError(await C.sdis31.req('GET', sub('erp', d)), 404, 'not_found');
   });
 
   test('a comment notifies the other participants, not its writer nor bystanders', async () => {

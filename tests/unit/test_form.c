@@ -298,16 +298,23 @@ bad_review_names_the_fault(void **state)
 	expect_bad_form(FORM_WITH(REVIEW(SDIS, "some", "5")), "review.mode");
 	expect_bad_form(FORM_WITH(REVIEW(SDIS, "all", "0")), "review.due_days");
 	expect_bad_form(FORM_WITH(REVIEW(SDIS, "all", "400")), "review.due_days");
-	expect_bad_form(FORM_WITH(REVIEW(SDIS "," SDIS, "all", "5")),
+	expect_bad_form(FORM_WITH(REVIEW(SDIS ",{\"code\":\"sdis_bis\",\"label\":"
+	    "\"S2\",\"kinds\":[\"sdis\"]}", "all", "5")),
 	    "review.authorities[1].kinds[0]: a kind reviews for one authority");
-	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"s\",\"label\":\"S\","
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"sd\",\"label\":\"S\","
 	    "\"kinds\":[\"SDIS 31\"]}", "all", "5")),
 	    "review.authorities[0].kinds[0]");
 	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"admin\",\"label\":\"S\","
 	    "\"kinds\":[\"sdis\"]}", "all", "5")), "review.authorities[0]");
-	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"s\",\"label\":\"S\","
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"sd\",\"label\":\"S\","
 	    "\"kinds\":[\"sdis\"],\"who\":1}", "all", "5")),
 	    "unknown key \"who\"");
+	/* Codes travel in PostgreSQL arrays and tell authorities apart. */
+	expect_bad_form(FORM_WITH(REVIEW("{\"code\":\"s d\",\"label\":\"S\","
+	    "\"kinds\":[\"sdis\"]}", "all", "5")), "review.authorities[0]: code");
+	expect_bad_form(FORM_WITH(REVIEW(SDIS ",{\"code\":\"sdis\",\"label\":"
+	    "\"D\",\"kinds\":[\"ddt\"]}", "all", "5")),
+	    "review.authorities[1].code: already used");
 }
 
 int

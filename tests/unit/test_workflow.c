@@ -94,6 +94,9 @@ bad_files_name_the_fault(void **state)
 	    "reviewed", "reviewer", "optional") "]}", "transitions[0]");
 	EXPECT_FAULT("{" STATES ",\"transitions\":[" T("claim", "\"submitted\"",
 	    "in_review", "anyone", "optional") "]}", "transitions[0]");
+	/* What an action does is code: its target state is not data. */
+	EXPECT_FAULT("{" STATES ",\"transitions\":[" T("reject", "\"submitted\"",
+	    "validated", "reviewer", "required") "]}", "transitions[0]");
 	EXPECT_FAULT("{" STATES ",\"transitions\":[" T("claim", "\"submitted\"",
 	    "in_review", "reviewer", "maybe") "]}", "transitions[0]");
 	EXPECT_FAULT("{\"states\":[{\"code\":\"draft\",\"label\":\"a\"}],"
