@@ -66,6 +66,8 @@ static const struct key keys[] = {
 	{ "smtp_port",		  C_INT,  O(smtp_port),		"25", 1, 65535, NULL },
 	{ "mail_from",		  C_STR,  O(mail_from),		"guichet@localhost", 0, 0, NULL },
 	{ "digest_hour",	  C_INT,  O(digest_hour),	"7", 0, 23, NULL },
+	{ "export_dir",		  C_STR,  O(export_dir),	"var/exports", 0, 0, NULL },
+	{ "export_workers",	  C_INT,  O(export_workers),	"1", 0, 8, NULL },
 	{ "map_tiles_url",	  C_STR,  O(map_tiles_url),	"https://data.geopf.fr/wmts?"
 	    "SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=GEOGRAPHICALGRIDSYSTEMS."
 	    "PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM&FORMAT=image/png&TILEMATRIX={z}&"

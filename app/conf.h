@@ -41,6 +41,8 @@ struct conf {
 	long long smtp_port;
 	char	*mail_from;
 	long long digest_hour;
+	char	*export_dir;
+	long long export_workers;
 	char	*map_tiles_url;
 	char	*map_tiles_attribution;
 };

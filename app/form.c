@@ -243,6 +243,18 @@ load_field(struct form *f, size_t i, json_t *def, const char *name,
 	    json_object_size(json_object_get(def, "export")) == 0)
 		return bad(err, errlen, name, "%s.export: the field's column in "
 		    "each export format is expected", path);
+	/* Column names go into files and queries as they are: words only. A
+	 * separator (lists) is one character. */
+	json_object_foreach(json_object_get(def, "export"), s, v) {
+		const char *col = json_string_value(v);
+
+		if (col == NULL || (strcmp(s, "separator") == 0 ? strlen(col) !=
+		    1 : (col[0] == '\0' || strlen(col) > 63 || strspn(col,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_") != strlen(col))))
+			return bad(err, errlen, name, "%s.export.%s: a column "
+			    "name ([A-Za-z0-9_], 1 to 63) is expected", path, s);
+	}
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "commune.h"
 #include "csp.h"
 #include "audit.h"
+#include "export.h"
 #include "form.h"
 #include "notify.h"
 #include "workflow.h"
@@ -64,6 +65,9 @@ usage(void)
 	    "                the first broken link when it is not intact\n"
 	    "  notify digest mail the notification digests due (normally daily,\n"
 	    "                at digest_hour, by the server)\n"
+	    "  export --guichet G --format F [--mode incremental|full]\n"
+	    "         [--departements 31,34] [--communes 31555]  write one export\n"
+	    "                batch now (formats gpkg geojson csv csv_shp ign bal)\n"
 	    "  version       print the version\n"
 	    "The configuration file is -c FILE, else $GUICHET_CONF, else\n"
 	    "conf/guichet.conf when present; GUICHET_<KEY> variables override it.\n");
@@ -172,7 +176,9 @@ cmd_serve(int argc, char **argv)
 	}
 	mailer_start();
 	notify_start();
+	export_start();
 	rc = http_serve();
+	export_stop();
 	notify_stop();
 	mailer_stop();
 	commune_index_free();
@@ -290,6 +296,7 @@ static const struct {
 	{ "routes",	  cmd_routes },
 	{ "audit",	  cmd_audit },
 	{ "notify",	  cmd_notify },
+	{ "export",	  export_cli },
 };
 
 int

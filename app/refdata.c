@@ -96,17 +96,18 @@ load_cog(PGconn *c, const char *path, const char *text, long *count)
 	const char	*v[1] = { text };
 
 	res = db_exec(c, &e, "INSERT INTO ref_communes (code, type, nom, "
-	    "departement, region, codes_postaux, chef_lieu, anciens_codes) "
-	    "SELECT e->>'code', e->>'type', e->>'nom', e->>'departement', "
-	    "e->>'region', ARRAY(SELECT jsonb_array_elements_text(coalesce("
-	    "e->'codesPostaux', '[]'))), coalesce(e->>'chefLieu', "
-	    "e->>'commune'), ARRAY(SELECT jsonb_array_elements_text(coalesce("
-	    "e->'anciensCodes', '[]'))) FROM jsonb_array_elements($1::jsonb) e "
+	    "departement, region, codes_postaux, chef_lieu, anciens_codes, "
+	    "siren) SELECT e->>'code', e->>'type', e->>'nom', "
+	    "e->>'departement', e->>'region', ARRAY(SELECT "
+	    "jsonb_array_elements_text(coalesce(e->'codesPostaux', '[]'))), "
+	    "coalesce(e->>'chefLieu', e->>'commune'), ARRAY(SELECT "
+	    "jsonb_array_elements_text(coalesce(e->'anciensCodes', '[]'))), "
+	    "e->>'siren' FROM jsonb_array_elements($1::jsonb) e "
 	    "ON CONFLICT (code, type) DO UPDATE SET nom = EXCLUDED.nom, "
 	    "departement = EXCLUDED.departement, region = EXCLUDED.region, "
 	    "codes_postaux = EXCLUDED.codes_postaux, "
-	    "chef_lieu = EXCLUDED.chef_lieu, anciens_codes = EXCLUDED.anciens_codes",
-	    1, v);
+	    "chef_lieu = EXCLUDED.chef_lieu, anciens_codes = "
+	    "EXCLUDED.anciens_codes, siren = EXCLUDED.siren", 1, v);
 	if (res == NULL) {
 		fprintf(stderr, "guichet: %s: not the commune list of "
 		    "@etalab/decoupage-administratif: %s", path,

@@ -7,6 +7,7 @@
  */
 #include "account.h"
 #include "csp.h"
+#include "export.h"
 #include "health.h"
 #include "moderation.h"
 #include "notify.h"
@@ -228,6 +229,28 @@ static const struct param_spec p_notify_prefs[] = {
 	{ NULL }
 };
 
+static const char *const formats[] = { "gpkg", "geojson", "csv", "csv_shp",
+    "bal", "ign", NULL };
+static const char *const export_modes[] = { "incremental", "full", NULL };
+static const struct param_spec p_export_new[] = {
+	{ "guichet", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "format", IN_BODY, P_ENUM, P_REQUIRED, 0, 0, formats },
+	{ "mode", IN_BODY, P_ENUM, 0, 0, 0, export_modes },
+	{ "departements", IN_BODY, P_DEPTS, 0, 0, 200, NULL },
+	{ "communes", IN_BODY, P_COMMUNES, 0, 0, 5000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_export_list[] = {
+	{ "guichet", IN_QUERY, P_ENUM, 0, 0, 0, guichets },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ NULL }
+};
+static const struct param_spec p_export_file[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "name", IN_PATH, P_STR, P_REQUIRED, 1, 200, NULL },
+	{ NULL }
+};
+
 #define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
 
 #define JSONB(n)	n, BODY_JSON
@@ -325,6 +348,18 @@ const struct route route_table[] = {
 	    ACT_REVIEW, p_bulk, JSONB(SMALL_BODY), 0 },
 	{ "GET",    "/api/v1/queue", mod_queue, ACT_REVIEW, p_queue, NOBODY, 0 },
 	{ "GET",    "/api/v1/dashboard", mod_dashboard, ACT_READ, NULL, NOBODY, 0 },
+
+	/* Exports to IGN and to the national address base. */
+	{ "POST",   "/api/v1/exports", export_create, ACT_EXPORT, p_export_new,
+	    JSONB(65536), 0 },
+	{ "GET",    "/api/v1/exports", export_list, ACT_EXPORT, p_export_list,
+	    NOBODY, 0 },
+	{ "POST",   "/api/v1/exports/preview", export_preview, ACT_EXPORT,
+	    p_export_new, JSONB(65536), 0 },
+	{ "GET",    "/api/v1/exports/{id}", export_get, ACT_EXPORT, p_id,
+	    NOBODY, 0 },
+	{ "GET",    "/api/v1/exports/{id}/files/{name}", export_file, ACT_EXPORT,
+	    p_export_file, NOBODY, 0 },
 
 	/* Notifications. */
 	{ "GET",    "/api/v1/notifications", notify_list, ACT_READ,

@@ -1,0 +1,196 @@
+/*
+ * gpkg.c — GeoPackage through GDAL's library (OGR C API).
+ *
+ * The library rather than ogr2ogr: rows go from the cursor straight into
+ * OGR features with the types the form declares (a subprocess would need
+ * an intermediate file and would guess types from it), one process, and
+ * errors come back as values. Drivers are registered once, without the
+ * plugins (GDAL_DRIVER_PATH=disable): only GPKG is used. Features are
+ * written in transactions of 100,000; GDAL builds the spatial index at the
+ * end, as ogr2ogr does.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <sodium.h>
+
+#include "form.h"
+#include "geom.h"
+#include "util.h"
+#include "xformat.h"
+
+#define BATCH	100000
+
+static pthread_once_t	once = PTHREAD_ONCE_INIT;
+
+static void
+gdal_init(void)
+{
+	CPLSetConfigOption("GDAL_DRIVER_PATH", "disable");
+	GDALAllRegister();
+}
+
+/* The layer's geometry type: what the form allows, polygons as multi. */
+static OGRwkbGeometryType
+layer_type(const struct xf_spec *x)
+{
+	unsigned	t = form_geometry_types(x->form);
+
+	if (t == GEOM_POINT)
+		return wkbPoint;
+	if ((t & GEOM_POINT) == 0)
+		return wkbMultiPolygon;
+	return wkbUnknown;
+}
+
+static void
+gdal_error(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "GeoPackage : %s : %s", what,
+	    CPLGetLastErrorMsg()[0] ? CPLGetLastErrorMsg() : "erreur GDAL");
+}
+
+int
+gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
+    int64_t *rows, xf_progress progress, void *arg, char *err, size_t errlen)
+{
+	static const char *const lco[] = { "GEOMETRY_NAME=geometrie",
+	    "FID=fid", NULL };
+	GDALDriverH	 drv;
+	GDALDatasetH	 ds = NULL;
+	OGRLayerH	 lyr;
+	OGRFeatureDefnH	 defn;
+	OGRSpatialReferenceH srs = NULL;
+	OGRFieldDefnH	 fld;
+	OGRFeatureH	 feat;
+	OGRGeometryH	 g;
+	PGresult	*res = NULL;
+	unsigned char	*wkb = NULL;
+	size_t		 cap = 0, len, i;
+	const char	*v;
+	int		 r, n, rc = -1, intx = 0;
+
+	*rows = 0;
+	pthread_once(&once, gdal_init);
+	CPLPushErrorHandler(CPLQuietErrorHandler);
+	CPLErrorReset();
+	if ((drv = GDALGetDriverByName("GPKG")) == NULL) {
+		gdal_error(err, errlen, "pilote absent");
+		goto out;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s : %s", path, strerror(errno));
+		goto out;
+	}
+	if ((ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL)) == NULL) {
+		gdal_error(err, errlen, path);
+		goto out;
+	}
+	srs = OSRNewSpatialReference(NULL);
+	if (OSRImportFromEPSG(srs, 2154) != OGRERR_NONE) {
+		gdal_error(err, errlen, "EPSG:2154");
+		goto out;
+	}
+	lyr = GDALDatasetCreateLayer(ds, x->layer, srs, layer_type(x),
+	    (char **)lco);
+	if (lyr == NULL) {
+		gdal_error(err, errlen, x->layer);
+		goto out;
+	}
+	for (i = 0; i < x->ncols; i++) {
+		fld = OGR_Fld_Create(x->cols[i].name, x->cols[i].kind == XF_TEXT ?
+		    OFTString : OFTInteger);
+		if (x->cols[i].kind == XF_BOOLEAN)
+			OGR_Fld_SetSubType(fld, OFSTBoolean);
+		if (x->cols[i].width > 0)
+			OGR_Fld_SetWidth(fld, x->cols[i].width);
+		if (OGR_L_CreateField(lyr, fld, TRUE) != OGRERR_NONE) {
+			OGR_Fld_Destroy(fld);
+			gdal_error(err, errlen, x->cols[i].name);
+			goto out;
+		}
+		OGR_Fld_Destroy(fld);
+	}
+	defn = OGR_L_GetLayerDefn(lyr);
+	for (;;) {
+		if ((res = xf_fetch(c, err, errlen)) == NULL)
+			goto out;
+		if ((n = PQntuples(res)) == 0)
+			break;
+		if (!intx) {
+			GDALDatasetStartTransaction(ds, FALSE);
+			intx = 1;
+		}
+		for (r = 0; r < n; r++, (*rows)++) {
+			feat = OGR_F_Create(defn);
+			for (i = 0; i < x->ncols; i++) {
+				if (PQgetisnull(res, r, (int)i + 1)) {
+					OGR_F_SetFieldNull(feat, (int)i);
+					continue;
+				}
+				v = PQgetvalue(res, r, (int)i + 1);
+				if (x->cols[i].kind == XF_TEXT)
+					OGR_F_SetFieldString(feat, (int)i, v);
+				else
+					OGR_F_SetFieldInteger64(feat, (int)i,
+					    x->cols[i].kind == XF_BOOLEAN ?
+					    strcmp(v, "true") == 0 : atoll(v));
+			}
+			len = (size_t)PQgetlength(res, r, 0) / 2;
+			if (len > cap)
+				wkb = xrealloc(wkb, cap = len);
+			if (sodium_hex2bin(wkb, cap, PQgetvalue(res, r, 0),
+			    len * 2, NULL, &len, NULL) != 0 ||
+			    OGR_G_CreateFromWkb(wkb, NULL, &g, (int)len) !=
+			    OGRERR_NONE) {
+				OGR_F_Destroy(feat);
+				snprintf(err, errlen, "GeoPackage : géométrie "
+				    "illisible");
+				goto out;
+			}
+			OGR_F_SetGeometryDirectly(feat, g);
+			if (OGR_L_CreateFeature(lyr, feat) != OGRERR_NONE) {
+				OGR_F_Destroy(feat);
+				gdal_error(err, errlen, "écriture");
+				goto out;
+			}
+			OGR_F_Destroy(feat);
+			if ((*rows + 1) % BATCH == 0) {
+				GDALDatasetCommitTransaction(ds);
+				GDALDatasetStartTransaction(ds, FALSE);
+			}
+		}
+		PQclear(res);
+		res = NULL;
+		if (progress != NULL && progress(arg, *rows) != 0) {
+			snprintf(err, errlen, "export interrompu");
+			goto out;
+		}
+	}
+	if (intx && GDALDatasetCommitTransaction(ds) != OGRERR_NONE) {
+		gdal_error(err, errlen, "validation");
+		goto out;
+	}
+	intx = 0;
+	rc = 0;
+out:
+	PQclear(res);
+	free(wkb);
+	if (ds != NULL) {
+		if (intx)
+			GDALDatasetRollbackTransaction(ds);
+		GDALClose(ds);	/* builds the spatial index, closes the file */
+	}
+	if (srs != NULL)
+		OSRDestroySpatialReference(srs);
+	CPLPopErrorHandler();
+	return rc;
+}

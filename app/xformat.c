@@ -1,0 +1,420 @@
+/*
+ * xformat.c — BD TOPO column model, export queries, and the text writers
+ * (GeoJSON, CSV, IGN transactions).
+ *
+ * Columns come from the form: each field exported to BD TOPO ("bdtopo",
+ * or "shp" for the Shapefile-name CSV) is one column, typed by its field
+ * type. Two columns are the portal's: identifiants_sources carries our
+ * stable id (the uid), sources the submitting organisation, followed by
+ * what fields exported to them hold. Incremental batches add operation
+ * (creation, modification, suppression).
+ *
+ * PostgreSQL does the per-row work it does best (JSON building, geometry
+ * projection and encoding); the writers only stream text, so the export
+ * costs little more than reading the rows.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "form.h"
+#include "util.h"
+#include "xformat.h"
+
+#define FETCH	"FETCH 2000 FROM x"
+
+static const char *const bdtopo_formats[] = { "gpkg", "geojson", "csv",
+    "csv_shp", "ign", NULL };
+
+int
+xf_known(const char *format, const char *guichet)
+{
+	size_t	i;
+
+	if (strcmp(guichet, "adresse") == 0)
+		return strcmp(format, "bal") == 0;
+	for (i = 0; bdtopo_formats[i] != NULL; i++)
+		if (strcmp(format, bdtopo_formats[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static struct xf_col *
+col_find(struct xf_spec *x, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < x->ncols; i++)
+		if (strcmp(x->cols[i].name, name) == 0)
+			return &x->cols[i];
+	return NULL;
+}
+
+static struct xf_col *
+col_add(struct xf_spec *x, const char *name, enum xf_kind kind, int width,
+    char *sql, char *json)
+{
+	struct xf_col	*c;
+
+	x->cols = xreallocarray(x->cols, x->ncols + 1, sizeof(*x->cols));
+	c = &x->cols[x->ncols++];
+	c->name = xstrdup(name);
+	c->kind = kind;
+	c->width = width;
+	c->sql = sql;
+	c->json = json;
+	return c;
+}
+
+/*
+ * Joined text columns (sources, identifiants_sources): the portal's value
+ * first, then the fields exported there, " / " between.
+ */
+static void
+col_join(struct xf_col *c, const char *more)
+{
+	char	*sql = xasprintf("concat_ws(' / ', %s, %s)", c->sql, more);
+
+	free(c->sql);
+	free(c->json);
+	c->sql = sql;
+	c->json = xasprintf("to_json(%s)", sql);
+}
+
+int
+xf_spec_init(struct xf_spec *x, const struct form *f, const char *format,
+    int incremental, char *err, size_t errlen)
+{
+	json_t		*fd, *ex;
+	const char	*type, *field, *name, *sep;
+	const char	*key = strcmp(format, "csv_shp") == 0 ? "shp" : "bdtopo";
+	struct xf_col	*c;
+	size_t		 i;
+	int		 shp = strcmp(format, "csv_shp") == 0;
+
+	memset(x, 0, sizeof(*x));
+	x->form = f;
+	x->format = format;
+	x->incremental = incremental;
+	x->layer = json_string_value(json_object_get(json_object_get(
+	    form_definition(f), "exports"), "bdtopo"));
+	if (!xf_known(format, form_guichet(f))) {
+		snprintf(err, errlen, "le format %s ne s'applique pas au guichet "
+		    "%s", format, form_guichet(f));
+		return -1;
+	}
+	if (strcmp(format, "bal") == 0)
+		return 0;
+	col_add(x, shp ? "ID_SOURCE" : "identifiants_sources", XF_TEXT, 0,
+	    xstrdup("s.uid::text"), xstrdup("to_json(s.uid)"));
+	col_add(x, shp ? "SOURCE" : "sources", XF_TEXT, 0, xstrdup("o.name"),
+	    xstrdup("to_json(o.name)"));
+	json_array_foreach(json_object_get(form_definition(f), "fields"), i, fd) {
+		ex = json_object_get(fd, "export");
+		if ((name = json_string_value(json_object_get(ex, key))) == NULL)
+			continue;
+		field = json_string_value(json_object_get(fd, "name"));
+		type = json_string_value(json_object_get(fd, "type"));
+		sep = json_string_value(json_object_get(ex, "separator"));
+		if ((c = col_find(x, name)) != NULL) {
+			char *v = xasprintf("s.attributes->>'%s'", field);
+
+			col_join(c, v);
+			free(v);
+		} else if (strcmp(type, "integer") == 0)
+			col_add(x, name, XF_INTEGER, 0, xasprintf(
+			    "s.attributes->>'%s'", field), xasprintf(
+			    "s.attributes->'%s'", field));
+		else if (strcmp(type, "boolean") == 0)
+			col_add(x, name, XF_BOOLEAN, 0, xasprintf(
+			    "s.attributes->>'%s'", field), xasprintf(
+			    "s.attributes->'%s'", field));
+		else if (strcmp(type, "enum_list") == 0) {
+			char *v = xasprintf("(SELECT string_agg(e, '%s') FROM "
+			    "jsonb_array_elements_text(s.attributes->'%s') e)",
+			    sep ? sep : "/", field);
+
+			col_add(x, name, XF_TEXT, 0, v, xasprintf("to_json(%s)",
+			    v));
+		} else
+			col_add(x, name, XF_TEXT, (int)json_integer_value(
+			    json_object_get(fd, "max_length")) ? (int)
+			    json_integer_value(json_object_get(fd, "max_length")) :
+			    strcmp(type, "siret") == 0 ? 14 : strcmp(type,
+			    "insee_commune") == 0 ? 5 : 0, xasprintf(
+			    "s.attributes->>'%s'", field), xasprintf(
+			    "s.attributes->'%s'", field));
+	}
+	if (incremental && strcmp(format, "ign") != 0)
+		col_add(x, shp ? "OPERATION" : "operation", XF_TEXT, 12,
+		    xstrdup("CASE ch.operation WHEN 'create' THEN 'creation' "
+		    "WHEN 'modify' THEN 'modification' ELSE 'suppression' END"),
+		    xstrdup("to_json(CASE ch.operation WHEN 'create' THEN "
+		    "'creation' WHEN 'modify' THEN 'modification' ELSE "
+		    "'suppression' END)"));
+	return 0;
+}
+
+void
+xf_spec_free(struct xf_spec *x)
+{
+	size_t	i;
+
+	for (i = 0; i < x->ncols; i++) {
+		free(x->cols[i].name);
+		free(x->cols[i].sql);
+		free(x->cols[i].json);
+	}
+	free(x->cols);
+	memset(x, 0, sizeof(*x));
+}
+
+/* The records of a batch: the change set, or all validated objects. */
+static void
+rows_from(struct buf *b, const struct xf_spec *x)
+{
+	if (x->incremental)
+		buf_puts(b, " FROM guichet_changes($1, $2, $3) ch ");
+	else
+		buf_puts(b, " FROM (SELECT id, 'create'::text AS operation FROM "
+		    "submissions WHERE guichet = $1 AND state = 'validated' AND "
+		    "operation = 'create' AND $2::bigint < 0 AND $3::bigint >= 0) "
+		    "ch ");
+	buf_puts(b, "JOIN submissions s ON s.id = ch.id JOIN organisations o "
+	    "ON o.id = s.organisation_id WHERE (cardinality($4::text[]) + "
+	    "cardinality($5::text[]) = 0 OR guichet_covers($4::text[], "
+	    "$5::text[], s.insee_commune, s.departement))");
+}
+
+char *
+xf_query(const struct xf_spec *x)
+{
+	struct buf	b = { 0 };
+	size_t		i;
+
+	if (strcmp(x->format, "bal") == 0)
+		return bal_query(x);
+	buf_puts(&b, "SELECT ");
+	if (strcmp(x->format, "geojson") == 0) {
+		/* RFC 7946: WGS 84 longitude, latitude; 7 decimals (1 cm). */
+		buf_puts(&b, "json_build_object('type', 'Feature', 'id', s.uid, "
+		    "'geometry', ST_AsGeoJSON(s.geom, 7)::json, 'properties', "
+		    "json_build_object(");
+		for (i = 0; i < x->ncols; i++)
+			buf_appendf(&b, "%s'%s', %s", i ? ", " : "",
+			    x->cols[i].name, x->cols[i].json);
+		buf_puts(&b, "))::text");
+	} else if (strcmp(x->format, "ign") == 0) {
+		/* Direct contribution: WKT in EPSG:4326, the object's BD TOPO
+		 * attributes, keyed by our id (IGN's cleabs is not known). */
+		buf_appendf(&b, "json_build_object('table', '%s', 'state', CASE "
+		    "ch.operation WHEN 'create' THEN 'Insert' WHEN 'modify' THEN "
+		    "'Update' ELSE 'Delete' END, 'data', json_build_object(",
+		    x->layer);
+		for (i = 0; i < x->ncols; i++)
+			buf_appendf(&b, "'%s', %s, ", x->cols[i].name,
+			    x->cols[i].json);
+		buf_puts(&b, "'geometrie', ST_AsText(s.geom, 7)))::text");
+	} else {
+		/* Lambert-93, to the centimetre. Polygons travel as
+		 * MultiPolygons, the BD TOPO type of their class. */
+		if (strcmp(x->format, "gpkg") == 0)
+			buf_puts(&b, "encode(ST_AsBinary(ST_Transform(CASE WHEN "
+			    "GeometryType(s.geom) = 'POLYGON' THEN ST_Multi(s.geom) "
+			    "ELSE s.geom END, 2154)), 'hex')");
+		else
+			buf_puts(&b, "ST_AsText(ST_Transform(CASE WHEN "
+			    "GeometryType(s.geom) = 'POLYGON' THEN ST_Multi(s.geom) "
+			    "ELSE s.geom END, 2154), 2)");
+		for (i = 0; i < x->ncols; i++)
+			buf_appendf(&b, ", %s", x->cols[i].sql);
+	}
+	rows_from(&b, x);
+	buf_puts(&b, " ORDER BY s.id");
+	return b.data;
+}
+
+PGresult *
+xf_fetch(PGconn *c, char *err, size_t errlen)
+{
+	PGresult	*res = PQexec(c, FETCH);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "lecture des données : %s",
+		    PQerrorMessage(c));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* --- text writers --------------------------------------------------------- */
+
+/* RFC 4180: quoted when it holds the separator, a quote or a line break. */
+static void
+csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The header and the CSVT types (GDAL's CSV driver reads them). */
+static int
+csv_begin(const struct xf_spec *x, FILE *f, const char *typepath)
+{
+	FILE	*t;
+	size_t	 i;
+
+	fputs("WKT", f);
+	for (i = 0; i < x->ncols; i++) {
+		fputc(',', f);
+		csv_field(f, x->cols[i].name);
+	}
+	fputs("\r\n", f);
+	if ((t = fopen(typepath, "w")) == NULL)
+		return -1;
+	fputs("\"WKT\"", t);
+	for (i = 0; i < x->ncols; i++)
+		fprintf(t, ",\"%s\"", x->cols[i].kind == XF_INTEGER ? "Integer" :
+		    x->cols[i].kind == XF_BOOLEAN ? "Integer(Boolean)" : "String");
+	fputs("\r\n", t);
+	return fclose(t);
+}
+
+static void
+csv_row(const struct xf_spec *x, FILE *f, PGresult *res, int r)
+{
+	const char	*v;
+	size_t		 i;
+
+	csv_field(f, PQgetvalue(res, r, 0));
+	for (i = 0; i < x->ncols; i++) {
+		fputc(',', f);
+		v = PQgetvalue(res, r, (int)i + 1);
+		if (x->cols[i].kind == XF_BOOLEAN && v[0] != '\0')
+			v = strcmp(v, "true") == 0 ? "1" : "0";
+		csv_field(f, v);
+	}
+	fputs("\r\n", f);
+}
+
+/*
+ * Streams the cursor into path in format x: one text file. The JSON formats
+ * get one prepared text per row, separated by commas.
+ */
+static int
+text_write(const struct xf_spec *x, PGconn *c, const char *path,
+    int64_t *rows, xf_progress progress, void *arg, char *err, size_t errlen)
+{
+	int		 json = strcmp(x->format, "geojson") == 0 ||
+			    strcmp(x->format, "ign") == 0;
+	PGresult	*res;
+	FILE		*f;
+	char		*typepath = NULL;
+	int		 i, n, rc = -1;
+
+	*rows = 0;
+	if ((f = fopen(path, "w")) == NULL) {
+		snprintf(err, errlen, "%s : %s", path, strerror(errno));
+		return -1;
+	}
+	if (strcmp(x->format, "geojson") == 0)
+		fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
+	else if (json)
+		fprintf(f, "{\"comment\":\"Guichet : contribution %s\","
+		    "\"actions\":[\n", x->layer);
+	else {
+		typepath = xasprintf("%st", path);	/* x.csv → x.csvt */
+		if (csv_begin(x, f, typepath) != 0) {
+			snprintf(err, errlen, "%s : %s", typepath,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	for (;;) {
+		if ((res = xf_fetch(c, err, errlen)) == NULL)
+			goto out;
+		if ((n = PQntuples(res)) == 0) {
+			PQclear(res);
+			break;
+		}
+		for (i = 0; i < n; i++, (*rows)++) {
+			if (json) {
+				if (*rows > 0)
+					fputs(",\n", f);
+				fwrite(PQgetvalue(res, i, 0), 1,
+				    PQgetlength(res, i, 0), f);
+			} else
+				csv_row(x, f, res, i);
+		}
+		PQclear(res);
+		if (progress != NULL && progress(arg, *rows) != 0) {
+			snprintf(err, errlen, "export interrompu");
+			goto out;
+		}
+	}
+	if (json)
+		fputs("\n]}\n", f);
+	rc = 0;
+out:
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		if (rc == 0)
+			snprintf(err, errlen, "%s : %s", path, strerror(errno));
+		rc = -1;
+	}
+	fclose(f);
+	free(typepath);
+	return rc;
+}
+
+int
+xf_write(const struct xf_spec *x, PGconn *c, const char *dir,
+    const char *stem, json_t *files, xf_progress progress, void *arg,
+    char *err, size_t errlen)
+{
+	static const struct {
+		const char *format, *ext, *media;
+	} kinds[] = {
+		{ "geojson", "geojson", "application/geo+json" },
+		{ "ign", "json", "application/json" },
+		{ "csv", "csv", "text/csv; charset=utf-8" },
+		{ "csv_shp", "csv", "text/csv; charset=utf-8" },
+		{ "gpkg", "gpkg", "application/geopackage+sqlite3" },
+	};
+	char		*name, *path;
+	int64_t		 rows;
+	size_t		 i;
+	int		 rc;
+
+	if (strcmp(x->format, "bal") == 0)
+		return bal_write(x, c, dir, files, progress, arg, err, errlen);
+	for (i = 0; strcmp(kinds[i].format, x->format) != 0; i++)
+		;
+	name = xasprintf("%s.%s", stem, kinds[i].ext);
+	path = xasprintf("%s/%s", dir, name);
+	rc = strcmp(x->format, "gpkg") == 0 ?
+	    gpkg_write(x, c, path, &rows, progress, arg, err, errlen) :
+	    text_write(x, c, path, &rows, progress, arg, err, errlen);
+	if (rc == 0) {
+		json_array_append_new(files, json_pack("{s:s, s:s, s:I}", "name",
+		    name, "media_type", kinds[i].media, "rows", (json_int_t)rows));
+		if (strncmp(x->format, "csv", 3) == 0)
+			json_array_append_new(files, json_pack("{s:s+, s:s, s:I}",
+			    "name", name, "t", "media_type", "text/plain; "
+			    "charset=utf-8", "rows", (json_int_t)1));
+	}
+	free(name);
+	free(path);
+	return rc;
+}

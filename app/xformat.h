@@ -1,0 +1,80 @@
+/*
+ * xformat.h — the export formats: how a guichet's records become columns
+ * (through the export names of its form: BD TOPO long names, Shapefile
+ * names, BAL columns), the SQL that reads them, and the writers that
+ * stream them to files (GeoJSON, CSV, IGN transactions JSON, GeoPackage,
+ * BAL).
+ *
+ * A writer reads rows from a cursor of the query xf_query() built for it,
+ * a few thousand at a time, so that memory does not grow with the export.
+ */
+#ifndef GUICHET_XFORMAT_H
+#define GUICHET_XFORMAT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+struct form;
+
+enum xf_kind { XF_TEXT, XF_INTEGER, XF_BOOLEAN };
+
+/* A column of a BD TOPO export. */
+struct xf_col {
+	char		*name;		/* in the file (long or Shapefile name) */
+	enum xf_kind	 kind;
+	int		 width;		/* text width; 0: unbounded */
+	char		*sql;		/* its value as text */
+	char		*json;		/* its value as JSON (GeoJSON, IGN) */
+};
+
+/* What one export writes. */
+struct xf_spec {
+	const struct form *form;
+	const char	*format;	/* gpkg geojson csv csv_shp bal ign */
+	int		 incremental;	/* rows carry their operation */
+	const char	*layer;		/* BD TOPO class: erp, zone_d_… */
+	struct xf_col	*cols;
+	size_t		 ncols;
+};
+
+
+int		 xf_spec_init(struct xf_spec *, const struct form *,
+		    const char *format, int incremental, char *err,
+		    size_t errlen);
+void		 xf_spec_free(struct xf_spec *);
+int		 xf_known(const char *format, const char *guichet);
+
+/*
+ * The query of an export: its rows, in a stable order. Parameters: $1
+ * guichet, $2 after_seq, $3 upto_seq, $4 départements, $5 communes ($2 <
+ * 0: everything validated).
+ */
+char		*xf_query(const struct xf_spec *);
+
+/* Progress callback: rows written so far; non-zero stops the export. */
+typedef int	(*xf_progress)(void *arg, int64_t rows);
+
+/*
+ * Writes the export read from cursor "x" (declared by the caller on c, on
+ * xf_query()) into directory dir: one file named stem.<ext>, or one per
+ * commune (BAL, named as the format says). Appends {name, media_type,
+ * rows} to files for each. Returns 0, or -1 with a message in err.
+ */
+int		 xf_write(const struct xf_spec *, PGconn *c, const char *dir,
+		    const char *stem, json_t *files, xf_progress, void *arg,
+		    char *err, size_t errlen);
+
+/* Fetches the next rows of cursor "x"; NULL (err filled) on failure. */
+PGresult	*xf_fetch(PGconn *c, char *err, size_t errlen);
+
+/* Writers of formats with their own file (gpkg.c, bal.c). */
+int		 gpkg_write(const struct xf_spec *, PGconn *, const char *path,
+		    int64_t *rows, xf_progress, void *arg, char *err,
+		    size_t errlen);
+int		 bal_write(const struct xf_spec *, PGconn *, const char *dir,
+		    json_t *files, xf_progress, void *arg, char *err,
+		    size_t errlen);
+char		*bal_query(const struct xf_spec *);
+
+#endif
