@@ -3,13 +3,15 @@
 // handles it, what changed since the last review, the decision panel
 // (remarks per field, a comment, a reason of refusal, and one button per
 // action the server allows the reviewer now), the history and the thread.
+// An amendment names its object in a banner; a modification is compared
+// with the object as it is (or, once applied, as it was).
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
 import { api, ApiError } from './api.js';
 import { el, clear, dateText, showError, showOk } from './dom.js';
 import { startPage } from './layout.js';
 import {
   GUICHETS, OPERATIONS, loadWorkflow, stateLabel, decisionLabel, reasonLabel, valueText, fieldLabel,
-  submissionPath, renderThread,
+  submissionPath, renderThread, amendmentText,
 } from './suivi.js';
 
 const params = new URLSearchParams(location.search);
@@ -24,6 +26,7 @@ let sub;		// the submission as last loaded
 let map;
 let shapes;		// the record's geometry on the map
 let outline;		// its commune's outline
+let former;		// an amended object's geometry, beside the proposed one
 
 const pageMessage = (text, good) => {
   const p = document.getElementById('message-page');
@@ -164,6 +167,26 @@ function diffValue(name, v) {
   return valueText(fieldDef(name), v);
 }
 
+// Rows of a before/after table: [{field, label?, before, after}].
+function diffRows(tbody, rows) {
+  clear(tbody);
+  for (const f of rows) {
+    tbody.append(el('tr', { 'data-field': f.field },
+      el('th', { scope: 'row', text: f.label ?? fieldLabel(form, f.field) }),
+      el('td', { class: 'avant', text: diffValue(f.field, f.before) }),
+      el('td', { class: 'apres', text: diffValue(f.field, f.after) })));
+  }
+}
+
+// {changed, moved_m} as a sentence.
+function geometryChange(geom) {
+  if (!geom.changed) return 'Géométrie inchangée.';
+  if (typeof geom.moved_m === 'number') {
+    return `Géométrie déplacée de ${geom.moved_m.toLocaleString('fr-FR', { maximumFractionDigits: 1 })} m`;
+  }
+  return 'Géométrie modifiée.';
+}
+
 async function renderDiff(s) {
   const section = document.getElementById('diff');
   const last = s.last_review;
@@ -183,20 +206,106 @@ async function renderDiff(s) {
   document.getElementById('diff-titre').textContent = !last.authority || !mine || last.authority === mine.code
     ? `Modifications depuis votre relecture (version ${last.version})`
     : `Modifications depuis la relecture de ${last.organisation_name ?? authorityLabel(last.authority)} (version ${last.version})`;
-  const tbody = clear(document.querySelector('#table-diff tbody'));
-  for (const f of fields) {
-    tbody.append(el('tr', { 'data-field': f.field },
-      el('th', { scope: 'row', text: f.label ?? fieldLabel(form, f.field) }),
-      el('td', { class: 'avant', text: diffValue(f.field, f.before) }),
-      el('td', { class: 'apres', text: diffValue(f.field, f.after) })));
-  }
+  diffRows(document.querySelector('#table-diff tbody'), fields);
   document.getElementById('table-diff').hidden = fields.length === 0;
-  const g = document.getElementById('diff-geometrie');
-  if (!geom.changed) g.textContent = 'Géométrie inchangée.';
-  else if (typeof geom.moved_m === 'number') {
-    g.textContent = `Géométrie déplacée de ${geom.moved_m.toLocaleString('fr-FR', { maximumFractionDigits: 1 })} m`;
-  } else g.textContent = 'Géométrie modifiée.';
+  document.getElementById('diff-geometrie').textContent = geometryChange(geom);
   section.hidden = false;
+}
+
+// --- an amendment and its object ------------------------------------------------
+
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+
+// The proposed content against the object's: the fields that differ, and
+// how far the geometry moved (points: the distance; else: changed or not).
+function compare(object, proposed) {
+  const rows = [];
+  for (const f of form.fields) {
+    const before = object.attributes?.[f.name];
+    const after = proposed.attributes?.[f.name];
+    if (!(empty(before) && empty(after)) && !same(before, after)) rows.push({ field: f.name, label: f.label, before, after });
+  }
+  const a = object.geometry;
+  const b = proposed.geometry;
+  const geom = { changed: !same(a, b) };
+  if (geom.changed && a?.type === 'Point' && b?.type === 'Point') {
+    geom.moved_m = Math.round(L.latLng(a.coordinates[1], a.coordinates[0])
+      .distanceTo(L.latLng(b.coordinates[1], b.coordinates[0])) * 10) / 10;
+  }
+  return { rows, geom };
+}
+
+function showComparison({ title, before, after, rows, geom, alert }) {
+  document.getElementById('comparaison-titre').textContent = title;
+  document.getElementById('comparaison-avant').textContent = before;
+  document.getElementById('comparaison-apres').textContent = after;
+  diffRows(document.querySelector('#table-comparaison tbody'), rows);
+  document.getElementById('table-comparaison').hidden = rows.length === 0;
+  const g = document.getElementById('comparaison-geometrie');
+  g.textContent = rows.length ? '' : 'Aucun champ ne diffère. ';
+  g.append(geometryChange(geom));
+  const warn = document.getElementById('comparaison-alerte');
+  warn.textContent = alert ?? '';
+  warn.hidden = !alert;
+  document.getElementById('comparaison').hidden = false;
+}
+
+async function renderAmendment(s) {
+  const banner = document.getElementById('amendement');
+  document.getElementById('comparaison').hidden = true;
+  former?.clearLayers();
+  if (s.operation !== 'modify' && s.operation !== 'delete') {
+    banner.hidden = true;
+    return;
+  }
+  const href = `/instruction.html?guichet=${encodeURIComponent(guichet)}&id=${encodeURIComponent(s.target_id)}`;
+  clear(banner).append(el('p', { class: 'titre-bandeau', text: amendmentText(s) }),
+    el('p', { text: s.operation === 'delete'
+      ? 'Validée, cette demande supprime l’objet (son contenu est repris ci-dessous). '
+      : 'Validée, cette demande donne à l’objet le contenu ci-dessous. ' },
+    el('a', { href, text: `Voir l'objet n° ${s.target_id}` })));
+  banner.hidden = false;
+  if (s.operation !== 'modify') return;
+
+  let o;
+  try {
+    o = await api('GET', submissionPath(guichet, s.target_id));
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    showComparison({ title: 'Comparaison avec l’objet', before: 'Objet actuel', after: 'Modification proposée',
+      rows: [], geom: { changed: false }, alert: `L’objet n’a pas pu être lu : ${e.message}` });
+    document.getElementById('comparaison-geometrie').textContent = '';
+    return;
+  }
+  const tv = s.target_version;
+  if (s.state === 'validated' && o.version > tv) {
+    // Applied: the object now holds this content; what it was is in its
+    // history (version tv, the one the request started from).
+    try {
+      const d = await api('GET', `${submissionPath(guichet, o.id)}/diff?from=${tv}&to=${tv + 1}`);
+      showComparison({ title: `Modification appliquée à l’objet (version ${tv} → ${tv + 1})`,
+        before: 'Objet avant la modification', after: 'Modification appliquée', rows: d.fields ?? [], geom: d.geometry ?? { changed: false } });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      showComparison({ title: 'Modification appliquée à l’objet', before: 'Objet actuel', after: 'Modification proposée',
+        ...compare(o, s) });
+    }
+    return;
+  }
+  let alert = null;
+  if (!finalState(s) && o.state !== 'validated') {
+    alert = `L’objet est maintenant « ${stateLabel(wf, o.state)} » : cette demande ne peut plus s’appliquer.`;
+  } else if (!finalState(s) && o.version !== tv) {
+    alert = `L’objet a changé depuis cette demande (faite sur sa version ${tv}, il en est à la version ${o.version}) : `
+      + 'validée, elle ne pourra pas s’appliquer telle quelle.';
+  }
+  const c = compare(o, s);
+  showComparison({ title: 'Comparaison avec l’objet actuel', before: 'Objet actuel', after: 'Modification proposée', ...c, alert });
+  if (c.geom.changed && o.geometry && former) {
+    former.addData(o.geometry);
+    document.getElementById('comparaison-geometrie').append(' En pointillés gris sur la carte : l’objet actuel.');
+  }
 }
 
 async function renderHistory() {
@@ -258,7 +367,7 @@ async function load() {
   renderAssignments(sub);
   renderActions(sub);
   renderMap(sub);
-  await Promise.all([renderDiff(sub), renderHistory(), renderOutline(sub)]);
+  await Promise.all([renderDiff(sub), renderAmendment(sub), renderHistory(), renderOutline(sub)]);
 }
 
 // Reloads, keeping what the reviewer typed; reports a failure on the page.
@@ -372,6 +481,11 @@ async function startMap() {
     L.tileLayer(config.tiles_url, { attribution: config.tiles_attribution ?? '', maxZoom: 19 }).addTo(map);
   }
   outline = L.geoJSON(null, { style: { color: '#555', weight: 1, fill: false }, interactive: false }).addTo(map);
+  former = L.geoJSON(null, {
+    style: { color: '#555', weight: 2, dashArray: '6', fillOpacity: 0.1 },
+    pointToLayer: (_f, ll) => L.circleMarker(ll, { radius: 9, color: '#555', weight: 2, dashArray: '4', fillOpacity: 0.1 }),
+    interactive: false,
+  }).addTo(map);
   shapes = L.geoJSON(null, {
     style: { color: '#000091', weight: 3 },
     pointToLayer: (_f, ll) => L.circleMarker(ll, { radius: 9, color: '#000091', weight: 3, fillOpacity: 0.4 }),
@@ -387,7 +501,9 @@ if (session) {
     document.getElementById('contenu').hidden = false;
     await startMap();
     await load();
-    await renderThread(document.getElementById('fil'), { guichet, id, form });
+    // Those who only read a validated object (it comes without its
+    // assignments) have no thread to read.
+    if ('assignments' in sub) await renderThread(document.getElementById('fil'), { guichet, id, form });
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     document.getElementById('contenu').hidden = true;

@@ -4,15 +4,26 @@
 // layer when one is configured), and errors come back beside their fields.
 // A record sent back by a reviewer (changes_requested) shows the remarks
 // beside their fields and stays editable until it is submitted again.
+// A validated object is shown read-only, with what one may ask of it: a
+// modification (?amends=ID: the same form, filled with the object, saved as
+// a new record that references it) or its deletion (a request carrying the
+// object as it is, sent at once). Such requests name their object in a
+// banner; a deletion request is never edited, only sent.
 import * as L from '/vendor/leaflet/leaflet-src.esm.js';
 import { api, ApiError } from './api.js';
 import { el, clear, dateText, showError, showOk } from './dom.js';
 import { startPage } from './layout.js';
-import { loadWorkflow, stateLabel, fieldLabel, renderThread } from './suivi.js';
+import {
+  loadWorkflow, stateLabel, fieldLabel, renderThread, submissionPath, amendmentText,
+} from './suivi.js';
 
 const params = new URLSearchParams(location.search);
 const guichet = params.get('guichet') ?? 'erp';
 let editing = params.get('id') ? { id: Number(params.get('id')) } : null;
+// The validated object a new modification amends: {id, version seen}.
+let amending = !editing && params.has('amends') ? { id: params.get('amends') } : null;
+let readonly = false;		// a record shown, not edited
+let sendAction = null;		// a deletion request's way out: submit or resubmit
 let form;
 let map;
 let marker = null;
@@ -20,6 +31,10 @@ let polygon = null;
 let drawing = null;		// vertices while a contour is drawn
 let mode = 'point';
 let wf = null;		// the workflow, for state labels (when editing)
+
+const collection = `/api/v1/guichets/${encodeURIComponent(guichet)}/submissions`;
+const recordHref = (id) => `/saisie.html?guichet=${encodeURIComponent(guichet)}&id=${encodeURIComponent(id)}`;
+const amendHref = (id) => `/saisie.html?guichet=${encodeURIComponent(guichet)}&amends=${encodeURIComponent(id)}`;
 
 // --- the form -------------------------------------------------------------
 
@@ -187,7 +202,7 @@ async function startMap(session) {
   // Start on the account's territory: its first commune, or département.
   const t = session.user.territory;
   const zone = t.communes?.[0] ? ['commune', t.communes[0]] : t.departements?.[0] ? ['departement', t.departements[0]] : null;
-  if (zone && !editing) {
+  if (zone && !editing && !amending) {
     try {
       const fc = await api('GET', `/api/v1/ref/zones?kind=${zone[0]}&code=${zone[1]}`);
       const f = fc.features[0];
@@ -200,6 +215,7 @@ async function startMap(session) {
   document.getElementById('mode-point').hidden = !types.includes('Point');
   setMode(types.includes('Point') ? 'point' : 'contour');
   map.on('click', (ev) => {
+    if (readonly) return;
     if (mode === 'point') setPoint(ev.latlng);
     else {
       if (drawing.length === 0) {	// a new contour replaces the saved one
@@ -273,6 +289,8 @@ async function save(submit) {
   const g = fm.elements.geometry.value;
   const body = { attributes: attributes(), geometry: g ? JSON.parse(g) : null, submit,
     confirm_warnings: document.getElementById('confirmer').checked };
+  // A new modification names its object and the version it started from.
+  if (!editing && amending) Object.assign(body, { amends: amending.id, amends_version: amending.version, operation: 'modify' });
   try {
     const s = editing
       ? await api('PATCH', `/api/v1/guichets/${guichet}/submissions/${editing.id}`, { ...body, version: editing.version })
@@ -280,28 +298,60 @@ async function save(submit) {
     editing = { id: s.id, version: s.version };
     history.replaceState(null, '', `?guichet=${guichet}&id=${s.id}`);
     if (wf) showState(s);
+    if (s.operation === 'modify') showAmendment(s);
     for (const m of fm.querySelectorAll('.erreur-champ')) m.remove();
     document.getElementById('remarques').hidden = true;
+    const what = s.operation === 'modify' ? 'Demande de modification' : 'Saisie';
     if (s.state === 'submitted') {
-      showOk(fm, `Saisie n° ${s.id} soumise : elle est transmise aux relecteurs.`);
+      showOk(fm, `${what} n° ${s.id} soumise : elle est transmise aux relecteurs.`);
       document.getElementById('relecture').hidden = true;
       for (const b of fm.querySelectorAll('button')) b.disabled = true;
     } else {
       const todo = s.errors?.length ?? 0;
       showOk(fm, s.state === 'changes_requested'
-        ? `Saisie n° ${s.id} enregistrée${todo ? ` (${todo} point(s) à compléter)` : ''} : « Soumettre à nouveau » quand elle est prête.`
+        ? `${what} n° ${s.id} enregistrée${todo ? ` (${todo} point(s) à compléter)` : ''} : « Soumettre à nouveau » quand elle est prête.`
         : `Brouillon n° ${s.id} enregistré${todo ? ` (${todo} point(s) à compléter)` : ''}.`);
     }
   } catch (e) {
-    if (e instanceof ApiError) showProblems(fm, e);
-    else throw e;
+    if (!(e instanceof ApiError)) throw e;
+    showProblems(fm, e);
+    if (e.code === 'stale_version' && e.field === 'amends_version') staleObject(fm);
   }
 }
 
-async function load() {
-  const s = await api('GET', `/api/v1/guichets/${guichet}/submissions/${editing.id}`);
-  editing.version = s.version;
-  for (const f of form.fields) setValue(f, s.attributes[f.name]);
+// The object changed since it was opened: the proposal would undo that
+// change, so it is not sent; the object is to be opened again.
+function staleObject(fm) {
+  const box = fm.querySelector('.message');
+  box.textContent = `L'objet n° ${amending.id} a été modifié depuis que vous l'avez ouvert (version ${amending.version}) : `
+    + 'votre proposition ne peut pas partir d’une version dépassée. ';
+  box.append(el('a', { href: amendHref(amending.id), text: 'Recharger l’objet et reprendre la modification' }));
+}
+
+// A deletion request carries its object as it is: it is sent, not saved.
+async function sendDeletion() {
+  const fm = document.getElementById('form-saisie');
+  const button = document.getElementById('soumettre');
+  button.disabled = true;
+  try {
+    const s = await api('POST', `${submissionPath(guichet, editing.id)}/transitions`,
+      { action: sendAction, version: editing.version, confirm_warnings: true },
+      { headers: { 'If-Match': `"${editing.version}"` } });
+    editing.version = s.version;
+    sendAction = null;
+    showState(s);
+    document.getElementById('relecture').hidden = true;
+    showOk(fm, `Demande de suppression n° ${s.id} soumise : elle est transmise aux relecteurs.`);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    showProblems(fm, e);
+    button.disabled = false;
+  }
+}
+
+// A record's content in the form and on the map.
+function fill(s) {
+  for (const f of form.fields) setValue(f, s.attributes?.[f.name]);
   refreshConditions();
   if (s.geometry?.type === 'Point') {
     const ll = L.latLng(s.geometry.coordinates[1], s.geometry.coordinates[0]);
@@ -314,14 +364,137 @@ async function load() {
     map.fitBounds(polygon.getBounds());
     showCoordinates('Contour enregistré : « Dessiner un contour » pour le remplacer.');
   }
+}
+
+async function load() {
+  const s = await api('GET', submissionPath(guichet, editing.id));
+  editing.version = s.version;
+  fill(s);
   try { wf = await loadWorkflow(); } catch { wf = null; }
   showState(s);
-  if (s.state === 'changes_requested') {
+  if (s.operation === 'modify' || s.operation === 'delete') showAmendment(s);
+  if (s.state === 'validated' && s.operation === 'create') {
+    readOnly();
+    offerAmendments(s);
+  } else if (s.operation === 'delete' || s.state === 'deleted') {
+    readOnly();
+    if (s.state === 'changes_requested') showReview(s);
+    sendAction = ['submit', 'resubmit'].find((a) => (s.allowed_actions ?? []).includes(a)) ?? null;
+    if (sendAction) {
+      const button = document.getElementById('soumettre');
+      button.textContent = sendAction === 'submit' ? 'Soumettre' : 'Soumettre à nouveau';
+      button.hidden = false;
+    }
+  } else if (s.state === 'changes_requested') {
     showReview(s);
     document.getElementById('soumettre').textContent = 'Soumettre à nouveau';
     document.getElementById('brouillon').textContent = 'Enregistrer sans soumettre';
   } else if (s.state !== 'draft') for (const b of document.querySelectorAll('#form-saisie button')) b.disabled = true;
-  if (s.state !== 'draft') await renderThread(document.getElementById('fil'), { guichet, id: s.id, form });
+  // Those who only read a validated object (it comes without its
+  // assignments) have no thread to read.
+  if (s.state !== 'draft' && 'assignments' in s) await renderThread(document.getElementById('fil'), { guichet, id: s.id, form });
+}
+
+// A new modification of a validated object: the form starts from it.
+async function loadAmended() {
+  try { wf = await loadWorkflow(); } catch { wf = null; }
+  let o;
+  try {
+    if (!/^\d+$/.test(amending.id)) throw new ApiError(404, null);
+    o = await api('GET', submissionPath(guichet, amending.id));
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    pageProblem(e.status === 404 ? `L'objet n° ${amending.id} n'existe pas.` : e.message);
+    return;
+  }
+  if (o.state !== 'validated' || o.operation !== 'create') {
+    pageProblem(`L'objet n° ${o.id} ne peut pas être modifié : seul un objet validé peut l'être, `
+      + `et celui-ci est « ${stateLabel(wf, o.state)} ». `, el('a', { href: recordHref(o.id), text: `Voir l'objet n° ${o.id}` }));
+    return;
+  }
+  amending = { id: o.id, version: o.version };
+  document.title = `Modification de l'objet n° ${o.id} — Guichet`;
+  fill(o);
+  banner(el('p', { class: 'titre-bandeau', text: `Modification de l'objet validé n° ${o.id} (version ${o.version})` }),
+    el('p', { text: 'Changez ce qui doit l’être puis soumettez : l’objet ne prendra ce contenu qu’une fois la modification validée par les relecteurs. ' },
+      el('a', { href: recordHref(o.id), text: `Voir l'objet n° ${o.id}` })));
+}
+
+// The page cannot do what its address asks: the form goes, the reason stays.
+function pageProblem(text, ...more) {
+  document.getElementById('form-saisie').hidden = true;
+  const p = document.getElementById('message-page');
+  p.textContent = text;
+  p.append(...more);
+  p.className = 'message ko';
+}
+
+function banner(...children) {
+  const box = clear(document.getElementById('amendement'));
+  box.append(...children);
+  box.hidden = false;
+}
+
+// A modification or deletion request names its object.
+function showAmendment(s) {
+  banner(el('p', { class: 'titre-bandeau', text: amendmentText(s) }),
+    el('p', {}, el('a', { href: recordHref(s.target_id), text: `Voir l'objet n° ${s.target_id}` })));
+}
+
+// Shown, not edited: the fields disabled, the map fixed, no save buttons.
+function readOnly() {
+  readonly = true;
+  const fm = document.getElementById('form-saisie');
+  for (const i of fm.querySelectorAll('#champs input, #champs select, #champs fieldset, #remarques input')) i.disabled = true;
+  fm.querySelector('.outils-carte').hidden = true;
+  document.getElementById('aide-geometrie').hidden = true;
+  document.getElementById('brouillon').hidden = true;
+  document.getElementById('soumettre').hidden = true;
+  if (marker) marker.dragging?.disable();
+}
+
+// What one may ask of a validated object: a modification, or its deletion
+// (after a confirmation on the page).
+function offerAmendments(o) {
+  document.getElementById('objet-titre').textContent = `Objet validé n° ${o.id} (version ${o.version})`;
+  document.getElementById('proposer-modification').addEventListener('click', () => { location.href = amendHref(o.id); });
+  const ask = document.getElementById('demander-suppression');
+  const panel = document.getElementById('confirmation-suppression');
+  document.getElementById('confirmation-texte').textContent = `La demande de suppression de l'objet n° ${o.id} sera `
+    + 'transmise aux relecteurs ; l’objet reste en place tant qu’ils ne l’ont pas validée.';
+  ask.addEventListener('click', () => {
+    panel.hidden = false;
+    ask.setAttribute('aria-expanded', 'true');
+    document.getElementById('confirmer-suppression').focus();
+  });
+  document.getElementById('annuler-suppression').addEventListener('click', () => {
+    panel.hidden = true;
+    ask.setAttribute('aria-expanded', 'false');
+    ask.focus();
+  });
+  document.getElementById('confirmer-suppression').addEventListener('click', () => requestDeletion(o));
+  document.getElementById('objet').hidden = false;
+}
+
+async function requestDeletion(o) {
+  const msg = document.getElementById('message-objet');
+  const buttons = document.querySelectorAll('#objet button');
+  msg.textContent = '';
+  msg.className = 'message';
+  for (const b of buttons) b.disabled = true;
+  try {
+    const s = await api('POST', collection, { amends: o.id, amends_version: o.version, operation: 'delete',
+      attributes: {}, submit: true, confirm_warnings: true });
+    location.href = recordHref(s.id);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    msg.textContent = e.code === 'stale_version'
+      ? `L'objet n° ${o.id} a été modifié depuis que vous l'avez ouvert : vérifiez-le avant d'en demander la suppression. `
+      : e.message;
+    if (e.code === 'stale_version') msg.append(el('a', { href: recordHref(o.id), text: 'Recharger l’objet' }));
+    msg.className = 'message ko';
+    for (const b of buttons) b.disabled = false;
+  }
 }
 
 function showState(s) {
@@ -369,7 +542,12 @@ if (session) {
   renderFields();
   await startMap(session);
   if (editing) await load();
+  else if (amending) await loadAmended();
   const fm = document.getElementById('form-saisie');
-  fm.addEventListener('submit', (ev) => { ev.preventDefault(); save(true); });
+  fm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (sendAction) sendDeletion();
+    else if (!readonly) save(true);
+  });
   document.getElementById('brouillon').addEventListener('click', () => save(false));
 }

@@ -32,6 +32,13 @@ export function reasonLabel(wf, code) {
 
 export const OPERATIONS = { create: 'Création', modify: 'Modification', delete: 'Suppression' };
 
+// What an amendment (a modification or deletion request) asks, naming its
+// object: "Demande de modification de l'objet n° 12".
+export function amendmentText(s) {
+  const what = s.operation === 'delete' ? 'Demande de suppression' : 'Demande de modification';
+  return `${what} de l'objet n° ${s.target_id}`;
+}
+
 // A stored value as the form shows it: enum values by their labels.
 export function valueText(field, v) {
   if (v === undefined || v === null || v === '') return '—';
