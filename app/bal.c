@@ -202,7 +202,7 @@ bal_close(struct bal_file *bf, json_t *files, char *err, size_t errlen)
 
 	if (bf->f == NULL)
 		return 0;
-	if (fflush(bf->f) != 0 || fsync(fileno(bf->f)) != 0) {
+	if (fflush(bf->f) != 0 || ferror(bf->f)) {
 		snprintf(err, errlen, "%s : %s", bf->path, strerror(errno));
 		rc = -1;
 	}

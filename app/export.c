@@ -653,7 +653,8 @@ export_preview(struct req *r)
 	char		*after = NULL, upto[24];
 	const char	*v[5];
 	json_t		*out, *cols, *rows, *row;
-	int		 i, k, first;
+	char		*tmp;
+	int		 i, k;
 
 	if (xf_spec_init(&x, f, strcmp(format, "bal") == 0 ? "bal" : "csv",
 	    incr, err, sizeof(err)) != 0) {
@@ -695,21 +696,33 @@ export_preview(struct req *r)
 		goto out;
 	}
 	cols = json_array();
-	first = strcmp(format, "bal") == 0 ? 5 : 0;
-	if (first == 0)
-		json_array_append_new(cols, json_string("WKT"));
-	for (k = first; k < PQnfields(res); k++)
-		if (first == 0 && k > 0)
-			json_array_append_new(cols, json_string(x.cols[k - 1].name));
-		else if (first > 0)
-			json_array_append_new(cols, json_string(PQfname(res, k)));
 	rows = json_array();
-	for (i = 0; i < PQntuples(res); i++) {
-		row = json_array();
-		for (k = first; k < PQnfields(res); k++)
-			json_array_append_new(row, PQgetisnull(res, i, k) ?
-			    json_null() : json_string(PQgetvalue(res, i, k)));
-		json_array_append_new(rows, row);
+	if (strcmp(format, "bal") == 0) {	/* its columns, after 5 keys */
+		for (k = 5; k < PQnfields(res); k++)
+			json_array_append_new(cols, json_string(PQfname(res, k)));
+		for (i = 0; i < PQntuples(res); i++) {
+			json_array_append_new(rows, row = json_array());
+			for (k = 5; k < PQnfields(res); k++)
+				json_array_append_new(row, PQgetisnull(res, i, k) ?
+				    json_null() : json_string(PQgetvalue(res, i, k)));
+		}
+	} else {			/* the CSV's: WKT, then the columns */
+		json_array_append_new(cols, json_string("WKT"));
+		for (k = 0; k < (int)x.ncols; k++)
+			json_array_append_new(cols, json_string(x.cols[k].name));
+		for (i = 0; i < PQntuples(res); i++) {
+			json_array_append_new(rows, row = json_array());
+			json_array_append_new(row, json_string(PQgetvalue(res, i,
+			    XF_GEOM)));
+			for (k = 0; k < (int)x.ncols; k++) {
+				const char *t = xf_text(&x.cols[k], res, i, k +
+				    XF_FIRST, &tmp);
+
+				json_array_append_new(row, t ? json_string(t) :
+				    json_null());
+				free(tmp);
+			}
+		}
 	}
 	out = json_pack("{s:o, s:o, s:s, s:s}", "columns", cols, "rows", rows,
 	    "after_seq", after, "upto_seq", upto);
@@ -738,11 +751,15 @@ export_cli(int argc, char **argv)
 	struct db_err	 e;
 	struct job	 j;
 	const char	*depts = "", *communes = "";
-	char		*dir;
+	char		*dir, err[512];
 	json_t		*b, *f;
 	size_t		 n;
 	int		 i, rc;
 
+	if (form_load_all(conf.forms_dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "guichet export: %s\n", err);
+		return 1;
+	}
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--guichet") == 0)
 			a.guichet = argv[i + 1];
@@ -809,5 +826,6 @@ out:
 	free(a.depts);
 	free(a.communes);
 	db_thread_close();
+	form_free_all();
 	return rc;
 }

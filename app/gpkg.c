@@ -5,9 +5,10 @@
  * OGR features with the types the form declares (a subprocess would need
  * an intermediate file and would guess types from it), one process, and
  * errors come back as values. Drivers are registered once, without the
- * plugins (GDAL_DRIVER_PATH=disable): only GPKG is used. Features are
- * written in transactions of 100,000; GDAL builds the spatial index at the
- * end, as ogr2ogr does.
+ * plugins: only the GeoPackage driver is registered. Features are written
+ * in transactions of 100,000; GDAL builds the spatial index at the end, as
+ * ogr2ogr does. SQLite does not sync at each transaction: the job syncs
+ * the finished file once, before recording it (export.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,13 +30,17 @@
 
 #define BATCH	100000
 
+/* Declared with C linkage in GDAL's ogrsf_frmts.h, a C++ header. */
+void	 RegisterOGRGeoPackage(void);
+
 static pthread_once_t	once = PTHREAD_ONCE_INIT;
 
 static void
 gdal_init(void)
 {
 	CPLSetConfigOption("GDAL_DRIVER_PATH", "disable");
-	GDALAllRegister();
+	CPLSetConfigOption("OGR_SQLITE_SYNCHRONOUS", "OFF");
+	RegisterOGRGeoPackage();
 }
 
 /* The layer's geometry type: what the form allows, polygons as multi. */
@@ -76,6 +81,7 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 	unsigned char	*wkb = NULL;
 	size_t		 cap = 0, len, i;
 	const char	*v;
+	char		*tmp;
 	int		 r, n, rc = -1, intx = 0;
 
 	*rows = 0;
@@ -106,8 +112,9 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 		goto out;
 	}
 	for (i = 0; i < x->ncols; i++) {
-		fld = OGR_Fld_Create(x->cols[i].name, x->cols[i].kind == XF_TEXT ?
-		    OFTString : OFTInteger);
+		fld = OGR_Fld_Create(x->cols[i].name, x->cols[i].kind ==
+		    XF_INTEGER || x->cols[i].kind == XF_BOOLEAN ? OFTInteger :
+		    OFTString);
 		if (x->cols[i].kind == XF_BOOLEAN)
 			OGR_Fld_SetSubType(fld, OFSTBoolean);
 		if (x->cols[i].width > 0)
@@ -132,22 +139,24 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 		for (r = 0; r < n; r++, (*rows)++) {
 			feat = OGR_F_Create(defn);
 			for (i = 0; i < x->ncols; i++) {
-				if (PQgetisnull(res, r, (int)i + 1)) {
+				v = xf_text(&x->cols[i], res, r, (int)i +
+				    XF_FIRST, &tmp);
+				if (v == NULL)
 					OGR_F_SetFieldNull(feat, (int)i);
-					continue;
-				}
-				v = PQgetvalue(res, r, (int)i + 1);
-				if (x->cols[i].kind == XF_TEXT)
-					OGR_F_SetFieldString(feat, (int)i, v);
-				else
+				else if (x->cols[i].kind == XF_INTEGER)
 					OGR_F_SetFieldInteger64(feat, (int)i,
-					    x->cols[i].kind == XF_BOOLEAN ?
-					    strcmp(v, "true") == 0 : atoll(v));
+					    atoll(v));
+				else if (x->cols[i].kind == XF_BOOLEAN)
+					OGR_F_SetFieldInteger(feat, (int)i,
+					    strcmp(v, "true") == 0);
+				else
+					OGR_F_SetFieldString(feat, (int)i, v);
+				free(tmp);
 			}
-			len = (size_t)PQgetlength(res, r, 0) / 2;
+			len = (size_t)PQgetlength(res, r, XF_GEOM) / 2;
 			if (len > cap)
 				wkb = xrealloc(wkb, cap = len);
-			if (sodium_hex2bin(wkb, cap, PQgetvalue(res, r, 0),
+			if (sodium_hex2bin(wkb, cap, PQgetvalue(res, r, XF_GEOM),
 			    len * 2, NULL, &len, NULL) != 0 ||
 			    OGR_G_CreateFromWkb(wkb, NULL, &g, (int)len) !=
 			    OGRERR_NONE) {

@@ -17,16 +17,31 @@
 
 struct form;
 
-enum xf_kind { XF_TEXT, XF_INTEGER, XF_BOOLEAN };
+/* Column kinds; a list arrives as a JSON array and is joined by sep. */
+enum xf_kind { XF_TEXT, XF_INTEGER, XF_BOOLEAN, XF_LIST };
 
 /* A column of a BD TOPO export. */
 struct xf_col {
 	char		*name;		/* in the file (long or Shapefile name) */
 	enum xf_kind	 kind;
 	int		 width;		/* text width; 0: unbounded */
-	char		*sql;		/* its value as text */
-	char		*json;		/* its value as JSON (GeoJSON, IGN) */
+	char		 sep;		/* XF_LIST */
+	char		*sql;		/* its value: text, or a JSON array */
 };
+
+/*
+ * The first columns of every BD TOPO row, before the xf_col ones: the
+ * geometry as the format wants it, the object's uid, its operation.
+ */
+#define XF_GEOM		0
+#define XF_UID		1
+#define XF_OP		2
+#define XF_FIRST	3
+
+/* The text of column i of row r as the files show it (lists joined);
+ * NULL for SQL NULL. *tmp is freed by the caller. */
+const char	*xf_text(const struct xf_col *, PGresult *, int r, int i,
+		    char **tmp);
 
 /* What one export writes. */
 struct xf_spec {
@@ -65,7 +80,11 @@ int		 xf_write(const struct xf_spec *, PGconn *c, const char *dir,
 		    const char *stem, json_t *files, xf_progress, void *arg,
 		    char *err, size_t errlen);
 
-/* Fetches the next rows of cursor "x"; NULL (err filled) on failure. */
+/*
+ * Fetches the next rows of cursor "x" and asks for the following ones at
+ * once, so that PostgreSQL computes them while the caller writes these.
+ * NULL (err filled) on failure; an empty result at the end.
+ */
 PGresult	*xf_fetch(PGconn *c, char *err, size_t errlen);
 
 /* Writers of formats with their own file (gpkg.c, bal.c). */
