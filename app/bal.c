@@ -262,55 +262,54 @@ bal_open(struct bal_file *bf, const struct xf_spec *x, PGconn *c,
 	return 0;
 }
 
+struct bal_run {
+	const struct xf_spec	*x;
+	PGconn			*c;
+	const char		*dir;
+	json_t			*files;
+	struct bal_file		 bf;
+	char			 commune[8];
+};
+
+/* A row; a new commune closes the file and opens the next. */
+static int
+bal_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
+{
+	struct bal_run	*b = arg;
+	int		 k, nf = PQnfields(res);
+
+	if (strcmp(b->commune, PQgetvalue(res, r, 0)) != 0) {
+		if (bal_close(&b->bf, b->files, err, errlen) != 0 ||
+		    bal_open(&b->bf, b->x, b->c, b->dir, PQgetvalue(res, r, 0),
+		    err, errlen) != 0)
+			return -1;
+		snprintf(b->commune, sizeof(b->commune), "%s",
+		    PQgetvalue(res, r, 0));
+	}
+	/* Columns 0-4 are the commune and sort keys. */
+	for (k = 5; k < nf; k++) {
+		if (k > 5)
+			fputc(';', b->bf.f);
+		put(b->bf.f, PQgetvalue(res, r, k));
+	}
+	fputc('\n', b->bf.f);
+	b->bf.rows++;
+	return 0;
+}
+
 int
 bal_write(const struct xf_spec *x, PGconn *c, const char *dir, json_t *files,
     xf_progress progress, void *arg, char *err, size_t errlen)
 {
-	struct bal_file	 bf = { 0 };
-	char		 commune[8] = "";
-	PGresult	*res;
-	int64_t		 total = 0;
-	int		 r, n, k, nf, rc = -1;
+	struct bal_run	 b = { x, c, dir, files, { 0 }, "" };
+	int64_t		 rows;
+	int		 rc = -1;
 
-	for (;;) {
-		if ((res = xf_fetch(c, err, errlen)) == NULL)
-			goto out;
-		if ((n = PQntuples(res)) == 0) {
-			PQclear(res);
-			break;
-		}
-		nf = PQnfields(res);
-		for (r = 0; r < n; r++, total++) {
-			if (strcmp(commune, PQgetvalue(res, r, 0)) != 0) {
-				if (bal_close(&bf, files, err, errlen) != 0 ||
-				    bal_open(&bf, x, c, dir, PQgetvalue(res, r,
-				    0), err, errlen) != 0) {
-					PQclear(res);
-					goto out;
-				}
-				snprintf(commune, sizeof(commune), "%s",
-				    PQgetvalue(res, r, 0));
-			}
-			/* Columns 0-4 are the commune and sort keys. */
-			for (k = 5; k < nf; k++) {
-				if (k > 5)
-					fputc(';', bf.f);
-				put(bf.f, PQgetvalue(res, r, k));
-			}
-			fputc('\n', bf.f);
-			bf.rows++;
-		}
-		PQclear(res);
-		if (progress != NULL && progress(arg, total) != 0) {
-			snprintf(err, errlen, "export interrompu");
-			goto out;
-		}
-	}
-	rc = bal_close(&bf, files, err, errlen);
-out:
-	if (bf.f != NULL) {
-		fclose(bf.f);
-		free(bf.path);
+	if (xf_rows(c, bal_row, &b, progress, arg, &rows, err, errlen) == 0)
+		rc = bal_close(&b.bf, files, err, errlen);
+	if (b.bf.f != NULL) {
+		fclose(b.bf.f);
+		free(b.bf.path);
 	}
 	return rc;
 }

@@ -63,6 +63,64 @@ gdal_error(char *err, size_t errlen, const char *what)
 	    CPLGetLastErrorMsg()[0] ? CPLGetLastErrorMsg() : "erreur GDAL");
 }
 
+struct gpkg {
+	const struct xf_spec	*x;
+	GDALDatasetH		 ds;
+	OGRLayerH		 lyr;
+	OGRFeatureDefnH		 defn;
+	unsigned char		*wkb;
+	size_t			 cap;
+	int64_t			 n;
+};
+
+/* One feature: the columns with the form's types, the WKB geometry. */
+static int
+gpkg_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
+{
+	struct gpkg	*w = arg;
+	OGRFeatureH	 feat = OGR_F_Create(w->defn);
+	OGRGeometryH	 g;
+	const char	*v;
+	char		*tmp;
+	size_t		 i, len;
+	int		 rc = -1;
+
+	for (i = 0; i < w->x->ncols; i++) {
+		v = xf_text(&w->x->cols[i], res, r, (int)i + XF_FIRST, &tmp);
+		if (v == NULL)
+			OGR_F_SetFieldNull(feat, (int)i);
+		else if (w->x->cols[i].kind == XF_INTEGER)
+			OGR_F_SetFieldInteger64(feat, (int)i, atoll(v));
+		else if (w->x->cols[i].kind == XF_BOOLEAN)
+			OGR_F_SetFieldInteger(feat, (int)i, strcmp(v, "true") == 0);
+		else
+			OGR_F_SetFieldString(feat, (int)i, v);
+		free(tmp);
+	}
+	len = (size_t)PQgetlength(res, r, XF_GEOM) / 2;
+	if (len > w->cap)
+		w->wkb = xrealloc(w->wkb, w->cap = len);
+	if (sodium_hex2bin(w->wkb, w->cap, PQgetvalue(res, r, XF_GEOM), len * 2,
+	    NULL, &len, NULL) != 0 || OGR_G_CreateFromWkb(w->wkb, NULL, &g,
+	    (int)len) != OGRERR_NONE) {
+		snprintf(err, errlen, "GeoPackage : géométrie illisible");
+		goto out;
+	}
+	OGR_F_SetGeometryDirectly(feat, g);
+	if (OGR_L_CreateFeature(w->lyr, feat) != OGRERR_NONE) {
+		gdal_error(err, errlen, "écriture");
+		goto out;
+	}
+	if (++w->n % BATCH == 0) {
+		GDALDatasetCommitTransaction(w->ds);
+		GDALDatasetStartTransaction(w->ds, FALSE);
+	}
+	rc = 0;
+out:
+	OGR_F_Destroy(feat);
+	return rc;
+}
+
 int
 gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
     int64_t *rows, xf_progress progress, void *arg, char *err, size_t errlen)
@@ -72,17 +130,11 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 	GDALDriverH	 drv;
 	GDALDatasetH	 ds = NULL;
 	OGRLayerH	 lyr;
-	OGRFeatureDefnH	 defn;
 	OGRSpatialReferenceH srs = NULL;
 	OGRFieldDefnH	 fld;
-	OGRFeatureH	 feat;
-	OGRGeometryH	 g;
-	PGresult	*res = NULL;
-	unsigned char	*wkb = NULL;
-	size_t		 cap = 0, len, i;
-	const char	*v;
-	char		*tmp;
-	int		 r, n, rc = -1, intx = 0;
+	struct gpkg	 w = { x, NULL, NULL, NULL, NULL, 0, 0 };
+	size_t		 i;
+	int		 rc = -1, intx = 0;
 
 	*rows = 0;
 	pthread_once(&once, gdal_init);
@@ -126,64 +178,13 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 		}
 		OGR_Fld_Destroy(fld);
 	}
-	defn = OGR_L_GetLayerDefn(lyr);
-	for (;;) {
-		if ((res = xf_fetch(c, err, errlen)) == NULL)
-			goto out;
-		if ((n = PQntuples(res)) == 0)
-			break;
-		if (!intx) {
-			GDALDatasetStartTransaction(ds, FALSE);
-			intx = 1;
-		}
-		for (r = 0; r < n; r++, (*rows)++) {
-			feat = OGR_F_Create(defn);
-			for (i = 0; i < x->ncols; i++) {
-				v = xf_text(&x->cols[i], res, r, (int)i +
-				    XF_FIRST, &tmp);
-				if (v == NULL)
-					OGR_F_SetFieldNull(feat, (int)i);
-				else if (x->cols[i].kind == XF_INTEGER)
-					OGR_F_SetFieldInteger64(feat, (int)i,
-					    atoll(v));
-				else if (x->cols[i].kind == XF_BOOLEAN)
-					OGR_F_SetFieldInteger(feat, (int)i,
-					    strcmp(v, "true") == 0);
-				else
-					OGR_F_SetFieldString(feat, (int)i, v);
-				free(tmp);
-			}
-			len = (size_t)PQgetlength(res, r, XF_GEOM) / 2;
-			if (len > cap)
-				wkb = xrealloc(wkb, cap = len);
-			if (sodium_hex2bin(wkb, cap, PQgetvalue(res, r, XF_GEOM),
-			    len * 2, NULL, &len, NULL) != 0 ||
-			    OGR_G_CreateFromWkb(wkb, NULL, &g, (int)len) !=
-			    OGRERR_NONE) {
-				OGR_F_Destroy(feat);
-				snprintf(err, errlen, "GeoPackage : géométrie "
-				    "illisible");
-				goto out;
-			}
-			OGR_F_SetGeometryDirectly(feat, g);
-			if (OGR_L_CreateFeature(lyr, feat) != OGRERR_NONE) {
-				OGR_F_Destroy(feat);
-				gdal_error(err, errlen, "écriture");
-				goto out;
-			}
-			OGR_F_Destroy(feat);
-			if ((*rows + 1) % BATCH == 0) {
-				GDALDatasetCommitTransaction(ds);
-				GDALDatasetStartTransaction(ds, FALSE);
-			}
-		}
-		PQclear(res);
-		res = NULL;
-		if (progress != NULL && progress(arg, *rows) != 0) {
-			snprintf(err, errlen, "export interrompu");
-			goto out;
-		}
-	}
+	w.defn = OGR_L_GetLayerDefn(lyr);
+	w.lyr = lyr;
+	w.ds = ds;
+	GDALDatasetStartTransaction(ds, FALSE);
+	intx = 1;
+	if (xf_rows(c, gpkg_row, &w, progress, arg, rows, err, errlen) != 0)
+		goto out;
 	if (intx && GDALDatasetCommitTransaction(ds) != OGRERR_NONE) {
 		gdal_error(err, errlen, "validation");
 		goto out;
@@ -191,8 +192,7 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 	intx = 0;
 	rc = 0;
 out:
-	PQclear(res);
-	free(wkb);
+	free(w.wkb);
 	if (ds != NULL) {
 		if (intx)
 			GDALDatasetRollbackTransaction(ds);

@@ -206,7 +206,11 @@ xf_query(const struct xf_spec *x)
 	return b.data;
 }
 
-PGresult *
+/*
+ * Fetches the next rows of cursor "x" and asks for the following ones at
+ * once, so that PostgreSQL computes them while the caller writes these.
+ */
+static PGresult *
 xf_fetch(PGconn *c, char *err, size_t errlen)
 {
 	PGresult	*res, *extra;
@@ -234,6 +238,34 @@ xf_fetch(PGconn *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return res;
+}
+
+int
+xf_rows(PGconn *c, xf_row_fn fn, void *arg, xf_progress progress,
+    void *parg, int64_t *rows, char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 r, n;
+
+	*rows = 0;
+	for (;;) {
+		if ((res = xf_fetch(c, err, errlen)) == NULL)
+			return -1;
+		if ((n = PQntuples(res)) == 0) {
+			PQclear(res);
+			return 0;
+		}
+		for (r = 0; r < n; r++, (*rows)++)
+			if (fn(arg, res, r, err, errlen) != 0) {
+				PQclear(res);
+				return -1;
+			}
+		PQclear(res);
+		if (progress != NULL && progress(parg, *rows) != 0) {
+			snprintf(err, errlen, "export interrompu");
+			return -1;
+		}
+	}
 }
 
 const char *
@@ -396,6 +428,31 @@ ign_row(const struct xf_spec *x, FILE *f, PGresult *res, int r)
 	fputs("}}", f);
 }
 
+struct text {
+	const struct xf_spec	*x;
+	FILE			*f;
+	int			 geojson, ign;
+	int64_t			 n;
+};
+
+static int
+text_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
+{
+	struct text	*t = arg;
+
+	(void)err;
+	(void)errlen;
+	if ((t->geojson || t->ign) && t->n++ > 0)
+		fputs(",\n", t->f);
+	if (t->geojson)
+		geojson_row(t->x, t->f, res, r);
+	else if (t->ign)
+		ign_row(t->x, t->f, res, r);
+	else
+		csv_row(t->x, t->f, res, r);
+	return 0;
+}
+
 /*
  * Streams the cursor into path in format x: one text file, GeoJSON, IGN
  * transactions or CSV.
@@ -406,13 +463,13 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 {
 	int		 geojson = strcmp(x->format, "geojson") == 0;
 	int		 ign = strcmp(x->format, "ign") == 0;
-	PGresult	*res;
+	struct text	 t = { x, NULL, geojson, ign, 0 };
 	FILE		*f;
 	char		*typepath = NULL;
-	int		 i, n, rc = -1;
+	int		 rc = -1;
 
 	*rows = 0;
-	if ((f = fopen(path, "w")) == NULL) {
+	if ((t.f = f = fopen(path, "w")) == NULL) {
 		snprintf(err, errlen, "%s : %s", path, strerror(errno));
 		return -1;
 	}
@@ -429,29 +486,8 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 			goto out;
 		}
 	}
-	for (;;) {
-		if ((res = xf_fetch(c, err, errlen)) == NULL)
-			goto out;
-		if ((n = PQntuples(res)) == 0) {
-			PQclear(res);
-			break;
-		}
-		for (i = 0; i < n; i++, (*rows)++) {
-			if ((geojson || ign) && *rows > 0)
-				fputs(",\n", f);
-			if (geojson)
-				geojson_row(x, f, res, i);
-			else if (ign)
-				ign_row(x, f, res, i);
-			else
-				csv_row(x, f, res, i);
-		}
-		PQclear(res);
-		if (progress != NULL && progress(arg, *rows) != 0) {
-			snprintf(err, errlen, "export interrompu");
-			goto out;
-		}
-	}
+	if (xf_rows(c, text_row, &t, progress, arg, rows, err, errlen) != 0)
+		goto out;
 	if (geojson || ign)
 		fputs("\n]}\n", f);
 	rc = 0;

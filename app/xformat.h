@@ -81,11 +81,14 @@ int		 xf_write(const struct xf_spec *, PGconn *c, const char *dir,
 		    char *err, size_t errlen);
 
 /*
- * Fetches the next rows of cursor "x" and asks for the following ones at
- * once, so that PostgreSQL computes them while the caller writes these.
- * NULL (err filled) on failure; an empty result at the end.
+ * Calls fn for each row of cursor "x" (declared on c), then progress after
+ * each fetch; stops at the first non-zero answer (fn fills err). Counts the
+ * rows in *rows. Returns 0, or -1 with err filled.
  */
-PGresult	*xf_fetch(PGconn *c, char *err, size_t errlen);
+typedef int	(*xf_row_fn)(void *arg, PGresult *res, int r, char *err,
+		    size_t errlen);
+int		 xf_rows(PGconn *c, xf_row_fn fn, void *arg, xf_progress,
+		    void *parg, int64_t *rows, char *err, size_t errlen);
 
 /* Writers of formats with their own file (gpkg.c, bal.c). */
 int		 gpkg_write(const struct xf_spec *, PGconn *, const char *path,
