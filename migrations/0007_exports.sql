@@ -37,7 +37,8 @@ CREATE TABLE export_batches (
 	counts		jsonb NOT NULL DEFAULT '{}',
 	error		text,
 	attempts	integer NOT NULL DEFAULT 0,
-	created_by	bigint NOT NULL REFERENCES users (id),
+	-- NULL: asked for on the command line (guichet export).
+	created_by	bigint REFERENCES users (id),
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	started_at	timestamptz,
 	heartbeat_at	timestamptz,
