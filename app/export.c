@@ -644,7 +644,7 @@ export_preview(struct req *r)
 {
 	const struct form *f = form_find(req_param(r, "guichet")->s);
 	const char	*format = req_param(r, "format")->s;
-	int		 incr = req_param(r, "mode")->set && strcmp(req_param(r,
+	int		 incr = !req_param(r, "mode")->set || strcmp(req_param(r,
 			    "mode")->s, "incremental") == 0;
 	struct xf_spec	 x;
 	struct db_err	 e;
@@ -724,8 +724,9 @@ export_preview(struct req *r)
 			}
 		}
 	}
-	out = json_pack("{s:o, s:o, s:s, s:s}", "columns", cols, "rows", rows,
-	    "after_seq", after, "upto_seq", upto);
+	out = json_pack("{s:o, s:o, s:I, s:I}", "columns", cols, "rows", rows,
+	    "after_seq", (json_int_t)atoll(after), "upto_seq",
+	    (json_int_t)atoll(upto));
 	http_reply_json(r, 200, out);
 out:
 	PQclear(res);

@@ -46,9 +46,10 @@ CREATE TABLE export_batches (
 );
 -- Incremental batches of one guichet, format and scope follow each other:
 -- two cannot start from the same point (a failed one leaves its window to
--- the next).
+-- the next; an empty one holds nothing to repeat).
 CREATE UNIQUE INDEX export_batches_chain_idx ON export_batches
-	(guichet, format, scope, after_seq) WHERE mode = 'incremental' AND state <> 'failed';
+	(guichet, format, scope, after_seq) WHERE mode = 'incremental' AND
+	state <> 'failed' AND upto_seq > after_seq;
 CREATE INDEX export_batches_queue_idx ON export_batches (id)
 	WHERE state IN ('queued', 'running');
 CREATE INDEX export_batches_list_idx ON export_batches (guichet, id DESC);

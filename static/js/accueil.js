@@ -40,7 +40,8 @@ function espace(session) {
       texte: 'Membres, rôles, territoires et invitations.' });
   }
   if (roleAtLeast(session, 'admin')) {
-    cartes.push({ href: '/admin.html', titre: 'Administration', texte: 'Organisations membres de la plateforme.' });
+    cartes.push({ href: '/exports.html', titre: 'Exports', texte: 'Lots de données validées pour l’IGN et la BAL.' },
+      { href: '/admin.html', titre: 'Administration', texte: 'Organisations membres de la plateforme.' });
   }
   const ul = clear(document.getElementById('raccourcis'));
   for (const c of cartes) ul.append(el('li', {}, el('a', { href: c.href }, el('strong', { text: c.titre }), el('span', { text: c.texte }))));

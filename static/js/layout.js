@@ -25,7 +25,10 @@ function navLinks(session, unread) {
   if (roleAtLeast(session, 'org_admin')) {
     links.push({ href: `/organisation.html?id=${session.user.organisation.id}`, text: 'Mon organisation' });
   }
-  if (roleAtLeast(session, 'admin')) links.push({ href: '/admin.html', text: 'Administration' });
+  if (roleAtLeast(session, 'admin')) {
+    links.push({ href: '/exports.html', text: 'Exports' });
+    links.push({ href: '/admin.html', text: 'Administration' });
+  }
   return links;
 }
 

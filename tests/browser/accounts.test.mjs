@@ -70,7 +70,7 @@ const EXPECTED_NAV = {
   contributor: ['Accueil', 'Mes saisies', 'Notifications (0)', 'Mon compte'],
   reviewer: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte'],
   org_admin: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation'],
-  admin: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Administration'],
+  admin: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Exports', 'Administration'],
 };
 const GUICHET_CARDS = ['Saisir un ERP', 'Saisir un équipement', 'Saisir une adresse'];
 
