@@ -133,31 +133,6 @@ asset_exists(char *const *segs, size_t nsegs)
 	return 1;
 }
 
-/* Does the If-None-Match list hold etag (weak comparison, or "*")? */
-static int
-etag_matches(const char *inm, const char *etag)
-{
-	const char	*p = inm, *e;
-	size_t		 len = strlen(etag), n;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '*')
-			return 1;
-		if (strncmp(p, "W/", 2) == 0)
-			p += 2;
-		e = strchr(p, ',');
-		n = e ? (size_t)(e - p) : strlen(p);
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == len && memcmp(p, etag, len) == 0)
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 void
 asset_serve(struct req *r)
 {
@@ -178,7 +153,7 @@ asset_serve(struct req *r)
 	    (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
 	    (unsigned long long)st.st_mtim.tv_nsec);
 	inm = req_header(r, "If-None-Match");
-	if (inm != NULL && etag_matches(inm, etag)) {
+	if (http_etag_matches(inm, etag)) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);

@@ -74,10 +74,15 @@ bal_query(const struct xf_spec *x)
 	struct buf	b = { 0 };
 
 	buf_puts(&b, "WITH c AS (");
+	/* Every commune a changed address has been in: one that an address
+	 * left must be sent again without it. */
 	if (x->incremental)
-		buf_puts(&b, "SELECT DISTINCT s.insee_commune AS code FROM "
-		    "guichet_changes($1, $2, $3) ch JOIN submissions s ON s.id = "
-		    "ch.id WHERE ");
+		buf_puts(&b, "SELECT DISTINCT v.insee_commune AS code FROM "
+		    "guichet_changes($1, $2, $3) ch JOIN submission_versions v ON "
+		    "v.submission_id = ch.id, LATERAL (SELECT v.insee_commune, "
+		    "CASE WHEN v.insee_commune LIKE '97%' THEN left(v.insee_commune, "
+		    "3) ELSE left(v.insee_commune, 2) END AS departement) s WHERE "
+		    "v.insee_commune IS NOT NULL AND ");
 	else
 		buf_puts(&b, "SELECT DISTINCT s.insee_commune AS code FROM "
 		    "submissions s WHERE s.guichet = $1 AND s.state = 'validated' "
@@ -203,7 +208,8 @@ bal_close(struct bal_file *bf, json_t *files, char *err, size_t errlen)
 	if (bf->f == NULL)
 		return 0;
 	if (fflush(bf->f) != 0 || ferror(bf->f)) {
-		snprintf(err, errlen, "%s : %s", bf->path, strerror(errno));
+		snprintf(err, errlen, "écriture du fichier : %s",
+		    xf_syserr(errno));
 		rc = -1;
 	}
 	fclose(bf->f);
@@ -250,7 +256,8 @@ bal_open(struct bal_file *bf, const struct xf_spec *x, PGconn *c,
 	bf->path = xasprintf("%s/%s", dir, bf->name);
 	bf->rows = 0;
 	if ((bf->f = fopen(bf->path, "w")) == NULL) {
-		snprintf(err, errlen, "%s : %s", bf->path, strerror(errno));
+		snprintf(err, errlen, "création du fichier : %s",
+		    xf_syserr(errno));
 		free(bf->path);
 		bf->path = NULL;
 		return -1;

@@ -96,7 +96,8 @@ prepare_dir(const char *dir, char *err, size_t errlen)
 	free(p);
 	return 0;
 fail:
-	snprintf(err, errlen, "%s : %s", p, strerror(errno));
+	log_warn("export folder %s: %s", p, strerror(errno));
+	snprintf(err, errlen, "dossier des exports : %s", xf_syserr(errno));
 	free(p);
 	return -1;
 }
@@ -280,9 +281,26 @@ job_run(struct job *j, char *err, size_t errlen)
 	    json_object_get(fin.counts, "create")) + json_integer_value(
 	    json_object_get(fin.counts, "modify")) + json_integer_value(
 	    json_object_get(fin.counts, "delete"))));
+	query = xf_query(&x);
+	/* Progress counts rows written: a BAL file's rows are its communes'
+	 * addresses and lieux-dits, counted on the same snapshot. */
+	if (strcmp(j->format, "bal") == 0) {
+		sql = xasprintf("SELECT count(*) FROM (%s) q", query);
+		res = PQexecParams(j->read, sql, 5, NULL, v, NULL, NULL, 0);
+		free(sql);
+		sql = NULL;
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "comptage : %s",
+			    PQerrorMessage(j->read));
+			free(query);
+			goto out;
+		}
+		snprintf(total, sizeof(total), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+	}
 	PQclear(db_query(&e, DB_IDEMPOTENT, "UPDATE export_batches SET total = "
 	    "$2 WHERE id = $1", 2, tv));
-	query = xf_query(&x);
 	sql = xasprintf("DECLARE x NO SCROLL CURSOR FOR %s", query);
 	free(query);
 	res = PQexecParams(j->read, sql, 5, NULL, v, NULL, NULL, 0);
@@ -301,7 +319,9 @@ job_run(struct job *j, char *err, size_t errlen)
 		path = xasprintf("%s/%s", dir, json_string_value(
 		    json_object_get(fl, "name")));
 		if (file_digest(path, hex, &bytes) != 0) {
-			snprintf(err, errlen, "%s : %s", path, strerror(errno));
+			log_warn("export file %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "relecture du fichier : %s",
+			    xf_syserr(errno));
 			free(path);
 			goto out;
 		}
@@ -337,38 +357,12 @@ out:
 
 /* --- claiming and running jobs --------------------------------------------- */
 
-/*
- * Claims the oldest queued batch, or one whose writer stopped (a crash, a
- * restart): its heartbeat is older than STALE_SECONDS. A batch tried
- * MAX_ATTEMPTS times is failed instead. Only `only` when it is not 0.
- */
-static int
-claim(struct job *j, int64_t only)
-{
-	struct db_err	 e;
-	PGresult	*res;
-	char		 o[24], stale[16], most[16];
-	const char	*v[3] = { o, stale, most };
+#define JOB_COLUMNS "b.id, b.guichet, b.format, b.mode, b.departements, " \
+	"b.communes, b.after_seq, b.upto_seq, coalesce(b.created_by, 0), b.state"
 
-	snprintf(o, sizeof(o), "%lld", (long long)only);
-	snprintf(stale, sizeof(stale), "%d", STALE_SECONDS);
-	snprintf(most, sizeof(most), "%d", MAX_ATTEMPTS);
-	res = db_query(&e, 0, "UPDATE export_batches b SET state = CASE WHEN "
-	    "b.attempts >= $3::int THEN 'failed' ELSE 'running' END, error = "
-	    "CASE WHEN b.attempts >= $3::int THEN 'abandonné après ' || $3 || "
-	    "' tentatives' END, "
-	    "attempts = b.attempts + 1, started_at = now(), heartbeat_at = "
-	    "now(), progress = 0 WHERE b.id = (SELECT id FROM export_batches "
-	    "WHERE ($1::bigint = 0 OR id = $1::bigint) AND (state = 'queued' OR "
-	    "(state = 'running' AND heartbeat_at < now() - make_interval(secs "
-	    "=> $2::int))) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-	    "RETURNING b.id, b.guichet, b.format, b.mode, b.departements, "
-	    "b.communes, b.after_seq, b.upto_seq, coalesce(b.created_by, 0), "
-	    "b.state", 3, v);
-	if (res == NULL || PQntuples(res) == 0) {
-		PQclear(res);
-		return 0;
-	}
+static void
+job_read(struct job *j, PGresult *res)
+{
 	memset(j, 0, sizeof(*j));
 	j->id = atoll(PQgetvalue(res, 0, 0));
 	snprintf(j->guichet, sizeof(j->guichet), "%s", PQgetvalue(res, 0, 1));
@@ -379,6 +373,57 @@ claim(struct job *j, int64_t only)
 	snprintf(j->after, sizeof(j->after), "%s", PQgetvalue(res, 0, 6));
 	snprintf(j->upto, sizeof(j->upto), "%s", PQgetvalue(res, 0, 7));
 	j->actor = atoll(PQgetvalue(res, 0, 8));
+}
+
+/* A batch its asker writes (the command line): already running. */
+static int
+job_load(struct job *j, int64_t id)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	char		 ids[24];
+	const char	*v[1] = { ids };
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	res = db_query(&e, DB_IDEMPOTENT, "SELECT " JOB_COLUMNS " FROM "
+	    "export_batches b WHERE b.id = $1", 1, v);
+	if (res == NULL || PQntuples(res) == 0) {
+		PQclear(res);
+		return -1;
+	}
+	job_read(j, res);
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Claims the oldest queued batch, or one whose writer stopped (a crash, a
+ * restart): its heartbeat is older than STALE_SECONDS. A batch tried
+ * MAX_ATTEMPTS times is failed instead.
+ */
+static int
+claim(struct job *j)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	char		 stale[16], most[16];
+	const char	*v[2] = { stale, most };
+
+	snprintf(stale, sizeof(stale), "%d", STALE_SECONDS);
+	snprintf(most, sizeof(most), "%d", MAX_ATTEMPTS);
+	res = db_query(&e, 0, "UPDATE export_batches b SET state = CASE WHEN "
+	    "b.attempts >= $2::int THEN 'failed' ELSE 'running' END, error = "
+	    "CASE WHEN b.attempts >= $2::int THEN 'abandonné après ' || $2 || "
+	    "' tentatives' END, attempts = b.attempts + 1, started_at = now(), "
+	    "heartbeat_at = now(), progress = 0 WHERE b.id = (SELECT id FROM "
+	    "export_batches WHERE state = 'queued' OR (state = 'running' AND "
+	    "heartbeat_at < now() - make_interval(secs => $1::int)) ORDER BY id "
+	    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLUMNS, 2, v);
+	if (res == NULL || PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	job_read(j, res);
 	if (strcmp(PQgetvalue(res, 0, 9), "failed") == 0) {
 		log_warn("export batch %lld abandoned after %d attempts",
 		    (long long)j->id, MAX_ATTEMPTS);
@@ -431,7 +476,7 @@ worker(void *arg)
 
 	(void)arg;
 	while (bg_nap(&running, 500))
-		while (atomic_load(&running) && claim(&j, 0))
+		while (atomic_load(&running) && claim(&j))
 			job_do(&j);
 	db_thread_close();
 	return NULL;
@@ -464,6 +509,8 @@ struct ask {
 	char		*depts, *communes;	/* PostgreSQL array literals */
 	int64_t		 actor;
 	json_t		*out;
+	int		 claimed;	/* written by the asker (command line) */
+	int		 busy;		/* a batch of the series is under way */
 };
 
 static int
@@ -471,23 +518,42 @@ ask_tx(PGconn *c, void *arg, struct db_err *e)
 {
 	struct ask	*a = arg;
 	char		 actor[24];
-	const char	*v[6] = { a->guichet, a->format, a->mode, a->depts,
-	    a->communes, actor };
+	const char	*v[7] = { a->guichet, a->format, a->mode, a->depts,
+	    a->communes, actor, a->claimed ? "t" : "f" };
 	PGresult	*res;
 
 	snprintf(actor, sizeof(actor), "%lld", (long long)a->actor);
+	/* One batch of a series at a time: a batch that fails leaves its
+	 * window to the next only if no other started after it. */
+	if (strcmp(a->mode, "incremental") == 0) {
+		res = db_exec(c, e, "SELECT 1 FROM export_batches WHERE guichet = "
+		    "$1 AND format = $2 AND mode = $3 AND state IN ('queued', "
+		    "'running') AND scope = guichet_scope($4::text[], "
+		    "$5::text[])", 5, v);
+		if (res == NULL)
+			return -1;
+		a->busy = PQntuples(res) > 0;
+		PQclear(res);
+		if (a->busy) {
+			memset(e, 0, sizeof(*e));
+			return -1;
+		}
+	}
 	/* An incremental batch starts where the last one (not failed) of its
-	 * chain stopped; a full one holds what is validated at the head. */
+	 * chain stopped; a full one holds what is validated at the head. A
+	 * batch asked for on the command line is its asker's at once. */
 	res = db_exec(c, e, "WITH prev AS (SELECT max(upto_seq) AS upto FROM "
 	    "export_batches WHERE guichet = $1 AND format = $2 AND mode = "
 	    "'incremental' AND state <> 'failed' AND scope = guichet_scope("
 	    "$4::text[], $5::text[])) INSERT INTO export_batches (guichet, "
 	    "format, mode, departements, communes, scope, after_seq, upto_seq, "
-	    "created_by) SELECT $1, $2, $3, $4::text[], $5::text[], "
-	    "guichet_scope($4::text[], $5::text[]), CASE WHEN $3 = "
-	    "'incremental' THEN coalesce(prev.upto, 0) ELSE -1 END, (SELECT seq "
-	    "FROM event_head), nullif($6::bigint, 0) FROM prev RETURNING id",
-	    6, v);
+	    "created_by, state, attempts, started_at, heartbeat_at) SELECT $1, "
+	    "$2, $3, $4::text[], $5::text[], guichet_scope($4::text[], "
+	    "$5::text[]), CASE WHEN $3 = 'incremental' THEN coalesce(prev.upto, "
+	    "0) ELSE -1 END, (SELECT seq FROM event_head), nullif($6::bigint, "
+	    "0), CASE WHEN $7 THEN 'running' ELSE 'queued' END, CASE WHEN $7 "
+	    "THEN 1 ELSE 0 END, CASE WHEN $7 THEN now() END, CASE WHEN $7 THEN "
+	    "now() END FROM prev RETURNING id", 7, v);
 	if (res == NULL)
 		return -1;
 	json_decref(a->out);
@@ -536,7 +602,8 @@ export_create(struct req *r)
 	struct ask	 a = { req_param(r, "guichet")->s, req_param(r,
 	    "format")->s, req_param(r, "mode")->set ? req_param(r, "mode")->s :
 	    "incremental", codes_literal(req_param(r, "departements")),
-	    codes_literal(req_param(r, "communes")), r->who->user_id, NULL };
+	    codes_literal(req_param(r, "communes")), r->who->user_id, NULL, 0,
+	    0 };
 	struct db_err	 e;
 
 	if (!xf_known(a.format, a.guichet)) {
@@ -544,7 +611,11 @@ export_create(struct req *r)
 		    "adresse") == 0 ? "Les adresses s'exportent au format BAL." :
 		    "Le format BAL ne s'applique qu'aux adresses.", "format");
 	} else if (db_tx(&e, ask_tx, &a) != 0) {
-		if (e.rc == DB_CONFLICT)
+		if (a.busy)
+			http_reply_error(r, 409, "batch_in_progress", "Un lot de "
+			    "la même série est en cours : attendez qu'il soit "
+			    "écrit.", NULL);
+		else if (e.rc == DB_CONFLICT)
 			http_reply_error(r, 409, "batch_in_progress", "Un lot de "
 			    "la même série vient d'être demandé : réessayez.",
 			    NULL);
@@ -611,7 +682,7 @@ export_file(struct req *r)
 		goto out;
 	}
 	inm = req_header(r, "If-None-Match");
-	if (inm != NULL && strcmp(inm, etag) == 0) {
+	if (http_etag_matches(inm, etag)) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, "",
 		    MHD_RESPMEM_PERSISTENT);
@@ -656,8 +727,10 @@ export_preview(struct req *r)
 	char		*tmp;
 	int		 i, k;
 
-	if (xf_spec_init(&x, f, strcmp(format, "bal") == 0 ? "bal" : "csv",
-	    incr, err, sizeof(err)) != 0) {
+	/* The CSV's view of the columns (the Shapefile names for csv_shp). */
+	if (xf_spec_init(&x, f, strcmp(format, "bal") == 0 ||
+	    strcmp(format, "csv_shp") == 0 ? format : "csv", incr, err,
+	    sizeof(err)) != 0) {
 		http_reply_error(r, 422, "format_not_applicable", strcmp(
 		    form_guichet(f), "adresse") == 0 ? "Les adresses s'exportent "
 		    "au format BAL." : "Le format BAL ne s'applique qu'aux "
@@ -748,7 +821,8 @@ out:
 int
 export_cli(int argc, char **argv)
 {
-	struct ask	 a = { NULL, NULL, "incremental", NULL, NULL, 0, NULL };
+	struct ask	 a = { NULL, NULL, "incremental", NULL, NULL, 0, NULL, 1,
+	    0 };
 	struct db_err	 e;
 	struct job	 j;
 	const char	*depts = "", *communes = "";
@@ -788,12 +862,13 @@ export_cli(int argc, char **argv)
 	a.depts = xasprintf("{%s}", depts);
 	a.communes = xasprintf("{%s}", communes);
 	if (db_tx(&e, ask_tx, &a) != 0) {
-		fprintf(stderr, "guichet export: database error %s\n", e.sqlstate);
+		fprintf(stderr, "guichet export: %s\n", a.busy ? "a batch of "
+		    "the same series is under way" : e.sqlstate);
 		rc = 1;
 		goto out;
 	}
-	if (!claim(&j, json_integer_value(a.out))) {
-		fprintf(stderr, "guichet export: batch %lld taken by a server\n",
+	if (job_load(&j, json_integer_value(a.out)) != 0) {
+		fprintf(stderr, "guichet export: batch %lld unreadable\n",
 		    (long long)json_integer_value(a.out));
 		rc = 1;
 		goto out;

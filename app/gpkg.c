@@ -145,11 +145,13 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 		goto out;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s : %s", path, strerror(errno));
+		snprintf(err, errlen, "GeoPackage : %s", xf_syserr(errno));
 		goto out;
 	}
 	if ((ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL)) == NULL) {
-		gdal_error(err, errlen, path);
+		log_warn("GDAL: %s: %s", path, CPLGetLastErrorMsg());
+		snprintf(err, errlen, "GeoPackage : le fichier ne peut pas être "
+		    "créé");
 		goto out;
 	}
 	srs = OSRNewSpatialReference(NULL);

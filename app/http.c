@@ -132,6 +132,34 @@ http_reply_empty(struct req *r, unsigned status)
 	http_reply(r, status, resp);
 }
 
+/* Does the If-None-Match list hold etag (weak comparison, or "*")? */
+int
+http_etag_matches(const char *inm, const char *etag)
+{
+	const char	*p = inm, *e;
+	size_t		 len = strlen(etag), n;
+
+	if (inm == NULL)
+		return 0;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		e = strchr(p, ',');
+		n = e ? (size_t)(e - p) : strlen(p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == len && memcmp(p, etag, len) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 json_t *
 http_error_json(const char *code, const char *message, const char *field)
 {

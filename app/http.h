@@ -67,6 +67,10 @@ void		 http_reply_empty(struct req *, unsigned status);
 /* Adds the security headers every answer carries; api: also no-store. */
 void		 http_common_headers(struct MHD_Response *, int api);
 
+/* Does an If-None-Match value (NULL: none) hold etag (weak comparison,
+ * or "*")? */
+int		 http_etag_matches(const char *inm, const char *etag);
+
 /* The error object alone, for tests and for other serialisers. */
 json_t		*http_error_json(const char *code, const char *message,
 		    const char *field);

@@ -28,6 +28,22 @@
 static const char *const bdtopo_formats[] = { "gpkg", "geojson", "csv",
     "csv_shp", "ign", NULL };
 
+const char *
+xf_syserr(int e)
+{
+	switch (e) {
+	case ENOENT:	return "dossier ou fichier absent";
+	case ENOTDIR:	return "le chemin n'est pas un dossier";
+	case EACCES:
+	case EPERM:	return "droits insuffisants";
+	case ENOSPC:
+	case EDQUOT:	return "plus de place sur le disque";
+	case EROFS:	return "système de fichiers en lecture seule";
+	case EIO:	return "erreur d'entrée-sortie du disque";
+	default:	return "erreur du système";
+	}
+}
+
 int
 xf_known(const char *format, const char *guichet)
 {
@@ -183,8 +199,9 @@ xf_query(const struct xf_spec *x)
 		return bal_query(x);
 	buf_puts(&b, "SELECT ");
 	if (strcmp(x->format, "geojson") == 0)
-		/* RFC 7946: WGS 84 longitude, latitude; 7 decimals (1 cm). */
-		buf_puts(&b, "ST_AsGeoJSON(s.geom, 7)");
+		/* RFC 7946: WGS 84 longitude, latitude, 7 decimals (1 cm);
+		 * exterior rings counterclockwise. */
+		buf_puts(&b, "ST_AsGeoJSON(ST_ForcePolygonCCW(s.geom), 7)");
 	else if (strcmp(x->format, "ign") == 0)
 		/* Direct contribution: WKT in EPSG:4326. */
 		buf_puts(&b, "ST_AsText(s.geom, 7)");
@@ -470,7 +487,7 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 
 	*rows = 0;
 	if ((t.f = f = fopen(path, "w")) == NULL) {
-		snprintf(err, errlen, "%s : %s", path, strerror(errno));
+		snprintf(err, errlen, "création du fichier : %s", xf_syserr(errno));
 		return -1;
 	}
 	if (geojson)
@@ -481,8 +498,8 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 	else {
 		typepath = xasprintf("%st", path);	/* x.csv → x.csvt */
 		if (csv_begin(x, f, typepath) != 0) {
-			snprintf(err, errlen, "%s : %s", typepath,
-			    strerror(errno));
+			snprintf(err, errlen, "création du fichier des types : %s",
+			    xf_syserr(errno));
 			goto out;
 		}
 	}
@@ -494,7 +511,8 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 out:
 	if (fflush(f) != 0 || ferror(f)) {
 		if (rc == 0)
-			snprintf(err, errlen, "%s : %s", path, strerror(errno));
+			snprintf(err, errlen, "écriture du fichier : %s",
+			    xf_syserr(errno));
 		rc = -1;
 	}
 	fclose(f);

@@ -59,6 +59,8 @@ int		 xf_spec_init(struct xf_spec *, const struct form *,
 		    size_t errlen);
 void		 xf_spec_free(struct xf_spec *);
 int		 xf_known(const char *format, const char *guichet);
+/* A system error in French, for messages shown to admins (no paths). */
+const char	*xf_syserr(int errnum);
 
 /*
  * The query of an export: its rows, in a stable order. Parameters: $1

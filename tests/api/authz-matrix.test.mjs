@@ -4,7 +4,7 @@
 // expectations below fails the test, so no new route can escape the matrix.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, runGuichet } from './harness.mjs';
+import { startServer, runGuichet, makeTemp, rmTemp, waitFor } from './harness.mjs';
 import { Client, FAST_ARGON2, addUser, fixture } from './accounts.mjs';
 
 const ROLES = ['anon', 'contributor', 'reviewer', 'org_admin', 'admin'];
@@ -126,6 +126,19 @@ const E = {
   'POST /api/v1/notifications/read': { expect: { anon: 401, else: 204 }, body: () => ({ all: true }) },
   'GET /api/v1/account/notifications': { expect: { anon: 401, else: 200 } },
   'PATCH /api/v1/account/notifications': { expect: { anon: 401, else: 200 }, body: () => ({ notify: 'immediate' }) },
+  // Exports: platform admins only (ACT_EXPORT). Full snapshots, so that
+  // asking again never meets a batch of the same series.
+  'POST /api/v1/exports': {
+    expect: { anon: 401, admin: 202, else: 403 }, body: () => ({ guichet: 'erp', format: 'csv', mode: 'full' }),
+  },
+  'GET /api/v1/exports': { expect: { anon: 401, admin: 200, else: 403 } },
+  'POST /api/v1/exports/preview': {
+    expect: { anon: 401, admin: 200, else: 403 }, body: () => ({ guichet: 'erp', format: 'csv' }),
+  },
+  'GET /api/v1/exports/{id}': { id: (ctx) => ctx.batch.id, expect: { anon: 401, admin: 200, else: 403 } },
+  'GET /api/v1/exports/{id}/files/{name}': {
+    id: (ctx) => ctx.batch.id, name: (ctx) => ctx.batch.files[0].name, expect: { anon: 401, admin: 200, else: 403 },
+  },
   'POST /api/v1/users/{id}/tokens': {
     id: (ctx, role, place) => (place === 'inside' ? ctx.serviceHome : ctx.serviceAway),
     expect: { anon: 401, admin: 201, else: 403 },
@@ -141,10 +154,12 @@ function expected(spec, role, place) {
 }
 
 let srv;
+let exportDir;
 const ctx = {};
 
 before(async () => {
-  srv = await startServer({ env: { ...FAST_ARGON2 } });
+  exportDir = makeTemp('guichet-matrix-exports-');
+  srv = await startServer({ env: { ...FAST_ARGON2, GUICHET_EXPORT_DIR: exportDir } });
   ctx.fx = fixture(srv.db);
   ctx.serviceHome = addUser(srv.db, { email: 'service@toulouse.test', org: ctx.fx.home, role: 'contributor', service: true }).id;
   ctx.serviceAway = addUser(srv.db, { email: 'service@montpellier.test', org: ctx.fx.away, role: 'contributor', service: true }).id;
@@ -168,10 +183,20 @@ before(async () => {
     assert.equal(r.status, 201, r.text);
     return r.json.id;
   };
+  // A written export batch (of no object), for the routes that name one.
+  const q = await ctx.clients.admin.req('POST', '/api/v1/exports', { guichet: 'erp', format: 'geojson', mode: 'full' });
+  assert.equal(q.status, 202, q.text);
+  ctx.batch = await waitFor(async () => {
+    const b = (await ctx.clients.admin.req('GET', `/api/v1/exports/${q.json.id}`)).json;
+    return b.state === 'done' ? b : null;
+  }, { what: 'the export batch' });
   ctx.newToken = async (role) => (await ctx.clients[role].req('POST', '/api/v1/account/tokens', { name: `x${uniq()}`, scopes: ['read'] })).json.id;
 });
 
-after(async () => { await srv?.stop(); });
+after(async () => {
+  await srv?.stop();
+  rmTemp(exportDir);
+});
 
 const routes = JSON.parse(runGuichet(['routes']).stdout);
 
@@ -205,6 +230,7 @@ for (const route of routes) {
             else id = await spec.id(ctx, role === 'anon' ? 'contributor' : role, place);
             path = path.replace('{id}', String(id));
           }
+          if (spec.name) path = path.replace('{name}', spec.name(ctx));
           if (spec.query) path += spec.query;
           const body = spec.body ? spec.body() : undefined;
           const r = await c.req(route.method, path, body, spec.type ? { headers: { 'Content-Type': spec.type } } : {});
