@@ -25,3 +25,25 @@ export async function login(page, base, email, password) {
 export async function navLinks(page) {
   return page.locator('#nav a').allTextContents();
 }
+
+// A signed-in tab of an account that records script errors (page errors,
+// console errors other than the failed loads Chromium logs for 4xx
+// answers) into errors, and every answer ≥ 400 into failures as
+// [who, method, path, status], for the files' last checks.
+export async function signedInTab(browser, base, who, account, { errors, failures,
+  viewport = { width: 1100, height: 900 }, acceptDownloads = false }) {
+  const context = await browser.newContext({ viewport, acceptDownloads });
+  const p = await context.newPage();
+  p.on('pageerror', (e) => errors.push(`${who} ${p.url()}: ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+      errors.push(`${who} ${p.url()}: ${m.text()}`);
+    }
+  });
+  p.on('response', (r) => {
+    const url = new URL(r.url());
+    if (r.status() >= 400) failures.push([who, r.request().method(), url.pathname + url.search, r.status()]);
+  });
+  await login(p, base, account.email, account.password);
+  return p;
+}

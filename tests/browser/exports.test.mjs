@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, psql, makeTemp, rmTemp, ROOT, SLOW } from '../api/harness.mjs';
 import { FAST_ARGON2, Client, addOrg, addUser } from '../api/accounts.mjs';
-import { launch, login, navLinks } from './browser.mjs';
+import { launch, login, navLinks, signedInTab } from './browser.mjs';
 
 const FORM_ERP = JSON.parse(fs.readFileSync(path.join(ROOT, 'forms', 'erp.json'), 'utf8'));
 const BDTOPO = FORM_ERP.fields.map((f) => f.export?.bdtopo).filter(Boolean);
@@ -81,22 +81,8 @@ after(async () => {
 
 // The signed-in tab of an account (made on first use).
 async function tab(who) {
-  if (pages[who]) return pages[who];
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
-  const p = await context.newPage();
-  p.on('pageerror', (e) => errors.push(`${who} ${p.url()}: ${e.message}`));
-  p.on('console', (m) => {
-    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
-      errors.push(`${who} ${p.url()}: ${m.text()}`);
-    }
-  });
-  p.on('response', (r) => {
-    const url = new URL(r.url());
-    if (r.status() >= 400) failures.push([who, r.request().method(), url.pathname + url.search, r.status()]);
-  });
-  await login(p, srv.base, u[who].email, u[who].password);
-  pages[who] = p;
-  return p;
+  pages[who] ??= await signedInTab(browser, srv.base, who, u[who], { errors, failures, viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  return pages[who];
 }
 
 async function openExports(p) {

@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, psql } from '../api/harness.mjs';
 import { FAST_ARGON2, Client, addOrg, addUser } from '../api/accounts.mjs';
-import { launch, login, navLinks } from './browser.mjs';
+import { launch, login, navLinks, signedInTab } from './browser.mjs';
 
 let srv;
 let browser;
@@ -48,24 +48,8 @@ after(async () => {
 
 // The signed-in tab of an account (made on first use).
 async function tab(who) {
-  if (pages[who]) return pages[who];
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const p = await context.newPage();
-  p.on('pageerror', (e) => errors.push(`${who} ${p.url()}: ${e.message}`));
-  // 4xx answers are checked one by one below (failures); Chromium logs them
-  // as failed loads, which are not script errors.
-  p.on('console', (m) => {
-    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
-      errors.push(`${who} ${p.url()}: ${m.text()}`);
-    }
-  });
-  p.on('response', (r) => {
-    const url = new URL(r.url());
-    if (r.status() >= 400) failures.push([who, r.request().method(), url.pathname + url.search, r.status()]);
-  });
-  await login(p, srv.base, u[who].email, u[who].password);
-  pages[who] = p;
-  return p;
+  pages[who] ??= await signedInTab(browser, srv.base, who, u[who], { errors, failures });
+  return pages[who];
 }
 
 const state = (sid) => psql(srv.db, `SELECT state FROM submissions WHERE id = ${sid}`);
