@@ -60,6 +60,8 @@ struct job {
 	char		 after[24];
 	char		 upto[24];
 	int64_t		 actor;
+	char		 attempt[16];	/* ours: a taken-over job is not ours */
+	int		 lost;		/* taken over by another writer */
 	PGconn		*read;		/* the snapshot */
 	int64_t		 last_beat;	/* µs */
 };
@@ -165,13 +167,33 @@ finish_tx(PGconn *c, void *arg, struct db_err *e)
 	struct finish	*f = arg;
 	char		 id[24], rows[24], bytes[24], *counts;
 	const char	*v[6];
+	PGresult	*res;
 	json_t		*fl;
 	size_t		 i;
-	int		 rc;
 
 	if (audit_begin(c, e))
 		return -1;
 	snprintf(id, sizeof(id), "%lld", (long long)f->j->id);
+	/* Still ours: a writer whose heartbeat stopped may have been
+	 * replaced, and the replacement records the batch. */
+	counts = json_dumps(f->counts, JSON_COMPACT);
+	snprintf(rows, sizeof(rows), "%lld", (long long)f->rows);
+	v[0] = id;
+	v[1] = counts;
+	v[2] = rows;
+	v[3] = f->j->attempt;
+	res = db_exec(c, e, "UPDATE export_batches SET state = 'done', counts = "
+	    "$2::jsonb, progress = $3, finished_at = now() WHERE id = $1 AND "
+	    "state = 'running' AND attempts = $4::int RETURNING 1", 4, v);
+	free(counts);
+	if (res == NULL)
+		return -1;
+	f->j->lost = PQntuples(res) == 0;
+	PQclear(res);
+	if (f->j->lost) {
+		memset(e, 0, sizeof(*e));
+		return -1;
+	}
 	json_array_foreach(f->files, i, fl) {
 		snprintf(bytes, sizeof(bytes), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(json_object_get(fl, "bytes")));
@@ -188,16 +210,6 @@ finish_tx(PGconn *c, void *arg, struct db_err *e)
 		    "$6)", 6, v))
 			return -1;
 	}
-	counts = json_dumps(f->counts, JSON_COMPACT);
-	snprintf(rows, sizeof(rows), "%lld", (long long)f->rows);
-	v[0] = id;
-	v[1] = counts;
-	v[2] = rows;
-	rc = db_run(c, e, "UPDATE export_batches SET state = 'done', counts = "
-	    "$2::jsonb, progress = $3, finished_at = now() WHERE id = $1", 3, v);
-	free(counts);
-	if (rc)
-		return -1;
 	return audit_append(c, e, "export", f->j->actor, 0, json_pack(
 	    "{s:I, s:s, s:s, s:s, s:O, s:O}", "batch", (json_int_t)f->j->id,
 	    "guichet", f->j->guichet, "format", f->j->format, "mode",
@@ -358,7 +370,8 @@ out:
 /* --- claiming and running jobs --------------------------------------------- */
 
 #define JOB_COLUMNS "b.id, b.guichet, b.format, b.mode, b.departements, " \
-	"b.communes, b.after_seq, b.upto_seq, coalesce(b.created_by, 0), b.state"
+	"b.communes, b.after_seq, b.upto_seq, coalesce(b.created_by, 0), " \
+	"b.state, b.attempts"
 
 static void
 job_read(struct job *j, PGresult *res)
@@ -373,6 +386,7 @@ job_read(struct job *j, PGresult *res)
 	snprintf(j->after, sizeof(j->after), "%s", PQgetvalue(res, 0, 6));
 	snprintf(j->upto, sizeof(j->upto), "%s", PQgetvalue(res, 0, 7));
 	j->actor = atoll(PQgetvalue(res, 0, 8));
+	snprintf(j->attempt, sizeof(j->attempt), "%s", PQgetvalue(res, 0, 10));
 }
 
 /* A batch its asker writes (the command line): already running. */
@@ -442,7 +456,7 @@ job_do(struct job *j)
 {
 	struct db_err	 e;
 	char		 err[512], id[24];
-	const char	*v[2] = { id, err };
+	const char	*v[3] = { id, err, j->attempt };
 	int64_t		 t0 = now_us();
 	int		 rc;
 
@@ -450,12 +464,15 @@ job_do(struct job *j)
 	err[0] = '\0';
 	rc = job_run(j, err, sizeof(err));
 	snprintf(id, sizeof(id), "%lld", (long long)j->id);
-	if (rc != 0) {
+	if (rc != 0 && j->lost)
+		log_warn("export batch %lld: taken over by another writer",
+		    (long long)j->id);
+	else if (rc != 0) {
 		utf8_trim(err);
 		log_warn("export batch %lld failed: %s", (long long)j->id, err);
 		PQclear(db_query(&e, 0, "UPDATE export_batches SET state = "
-		    "'failed', error = $2, finished_at = now() WHERE id = $1",
-		    2, v));
+		    "'failed', error = $2, finished_at = now() WHERE id = $1 AND "
+		    "state = 'running' AND attempts = $3::int", 3, v));
 	} else
 		log_info("export batch %lld (%s %s) written in %.1f s",
 		    (long long)j->id, j->guichet, j->format,
