@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, psql } from '../api/harness.mjs';
 import { FAST_ARGON2, Client, addOrg, addUser } from '../api/accounts.mjs';
-import { launch, login, signedInTab } from './browser.mjs';
+import { assertFitsPhone, launch, signedInTab } from './browser.mjs';
 
 let srv;
 let browser;
@@ -301,18 +301,8 @@ test('a deletion request left in draft is sent as it is, with « Soumettre »', 
 });
 
 test('the pages fit a 360 px wide phone', async () => {
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
-  const p = await context.newPage();
-  p.on('pageerror', (e) => errors.push(`phone ${p.url()}: ${e.message}`));
-  await login(p, srv.base, u.sdis31.email, u.sdis31.password);
-  for (const path of [`/saisie.html?guichet=erp&id=${other}`, `/saisie.html?guichet=erp&amends=${other}`, `/instruction.html?guichet=erp&id=${amendment}`]) {
-    await p.goto(srv.base + path);
-    await p.locator('main h1').waitFor();
-    await p.waitForLoadState('networkidle');
-    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `${path} overflows by ${overflow}px at 360 px`);
-  }
-  await context.close();
+  await assertFitsPhone(browser, srv.base, u.sdis31, [`/saisie.html?guichet=erp&id=${other}`,
+    `/saisie.html?guichet=erp&amends=${other}`, `/instruction.html?guichet=erp&id=${amendment}`], errors);
 });
 
 test('no script error, no CSP violation, no unexpected API error', () => {

@@ -47,3 +47,20 @@ export async function signedInTab(browser, base, who, account, { errors, failure
   await login(p, base, account.email, account.password);
   return p;
 }
+
+// Opens each path in a 360 px wide phone signed in as account (waiting for
+// ready, a selector, when given) and fails when a page is wider than it.
+export async function assertFitsPhone(browser, base, account, paths, errors, ready = 'main h1') {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const p = await context.newPage();
+  p.on('pageerror', (e) => errors.push(`phone ${p.url()}: ${e.message}`));
+  await login(p, base, account.email, account.password);
+  for (const path of paths) {
+    await p.goto(base + path);
+    await p.locator(ready).first().waitFor();
+    await p.waitForLoadState('networkidle');
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (overflow > 0) throw new Error(`${path} overflows by ${overflow}px at 360 px`);
+  }
+  await context.close();
+}

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, psql, makeTemp, rmTemp, ROOT, SLOW } from '../api/harness.mjs';
 import { FAST_ARGON2, Client, addOrg, addUser } from '../api/accounts.mjs';
-import { launch, login, navLinks, signedInTab } from './browser.mjs';
+import { assertFitsPhone, launch, navLinks, signedInTab } from './browser.mjs';
 
 const FORM_ERP = JSON.parse(fs.readFileSync(path.join(ROOT, 'forms', 'erp.json'), 'utf8'));
 const BDTOPO = FORM_ERP.fields.map((f) => f.export?.bdtopo).filter(Boolean);
@@ -286,16 +286,7 @@ test('a batch being written shows its progress, then its failure, without a relo
 });
 
 test('the exports page fits a 360 px wide phone', async () => {
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
-  const p = await context.newPage();
-  p.on('pageerror', (e) => errors.push(`phone ${p.url()}: ${e.message}`));
-  await login(p, srv.base, u.admin.email, u.admin.password);
-  await p.goto(`${srv.base}/exports.html`);
-  await p.locator('#lots tbody tr').first().waitFor();
-  await p.waitForLoadState('networkidle');
-  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 0, `exports.html overflows by ${overflow}px at 360 px`);
-  await context.close();
+  await assertFitsPhone(browser, srv.base, u.admin, ['/exports.html'], errors, '#lots tbody tr');
 });
 
 test('no script error, no CSP violation, no unexpected API error', () => {
