@@ -88,9 +88,8 @@ bal_query(const struct xf_spec *x)
 		    "submissions s WHERE s.guichet = $1 AND s.state = 'validated' "
 		    "AND s.operation = 'create' AND $2::bigint < 0 AND "
 		    "$3::bigint >= 0 AND ");
-	buf_puts(&b, "(cardinality($4::text[]) + cardinality($5::text[]) = 0 OR "
-	    "guichet_covers($4::text[], $5::text[], s.insee_commune, "
-	    "s.departement))), "
+	buf_puts(&b, "guichet_in_scope($4::text[], $5::text[], s.insee_commune, "
+	    "s.departement)), "
 	    "a AS (SELECT s.* FROM submissions s JOIN c ON c.code = "
 	    "s.insee_commune WHERE s.guichet = 'adresse' AND s.state = "
 	    "'validated' AND s.operation = 'create'), "

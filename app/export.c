@@ -229,15 +229,13 @@ count_changes(struct job *j, char *err, size_t errlen)
 	res = PQexecParams(j->read, j->incremental ? "SELECT json_object_agg("
 	    "operation, n) FROM (SELECT ch.operation, count(*) AS n FROM "
 	    "guichet_changes($1, $2, $3) ch JOIN submissions s ON s.id = ch.id "
-	    "WHERE cardinality($4::text[]) + cardinality($5::text[]) = 0 OR "
-	    "guichet_covers($4::text[], $5::text[], s.insee_commune, "
+	    "WHERE guichet_in_scope($4::text[], $5::text[], s.insee_commune, "
 	    "s.departement) GROUP BY 1) t" :
 	    "SELECT json_build_object('create', count(*)) FROM submissions s "
 	    "WHERE s.guichet = $1 AND s.state = 'validated' AND s.operation = "
 	    "'create' AND $2::bigint < 0 AND $3::bigint >= 0 AND "
-	    "(cardinality($4::text[]) + cardinality($5::text[]) = 0 OR "
-	    "guichet_covers($4::text[], $5::text[], s.insee_commune, "
-	    "s.departement))", 5, NULL, v, NULL, NULL, 0);
+	    "guichet_in_scope($4::text[], $5::text[], s.insee_commune, "
+	    "s.departement)", 5, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "comptage : %s", PQerrorMessage(j->read));
 		PQclear(res);

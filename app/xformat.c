@@ -179,9 +179,8 @@ rows_from(struct buf *b, const struct xf_spec *x)
 		    "operation = 'create' AND $2::bigint < 0 AND $3::bigint >= 0) "
 		    "ch ");
 	buf_puts(b, "JOIN submissions s ON s.id = ch.id JOIN organisations o "
-	    "ON o.id = s.organisation_id WHERE (cardinality($4::text[]) + "
-	    "cardinality($5::text[]) = 0 OR guichet_covers($4::text[], "
-	    "$5::text[], s.insee_commune, s.departement))");
+	    "ON o.id = s.organisation_id WHERE guichet_in_scope($4::text[], "
+	    "$5::text[], s.insee_commune, s.departement)");
 }
 
 /*

@@ -8,6 +8,15 @@
 -- The producer of a BAL file is the commune: its SIREN names the file.
 ALTER TABLE ref_communes ADD COLUMN siren text;
 
+-- Is a record at (commune, département) in an export's scope? An empty
+-- scope is everything.
+CREATE FUNCTION guichet_in_scope(depts text[], communes text[], commune text,
+    dept text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT cardinality(depts) + cardinality(communes) = 0 OR
+	    guichet_covers(depts, communes, commune, dept)
+$$;
+
 -- A scope as one comparable text: the sorted codes ('' is everything).
 CREATE FUNCTION guichet_scope(depts text[], communes text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
