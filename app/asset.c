@@ -133,8 +133,9 @@ asset_exists(char *const *segs, size_t nsegs)
 	return 1;
 }
 
-void
-asset_serve(struct req *r)
+/* Answers with the file segs name; embeddable: may be framed elsewhere. */
+static void
+serve(struct req *r, char *const *segs, size_t nsegs, int embeddable)
 {
 	struct MHD_Response	*resp;
 	struct stat		 st;
@@ -142,7 +143,7 @@ asset_serve(struct req *r)
 	char			 path[1024], etag[64];
 	int			 fd;
 
-	fd = open_file(r->url.segs, r->url.nsegs, &st, path, sizeof(path));
+	fd = open_file(segs, nsegs, &st, path, sizeof(path));
 	if (fd < 0) {
 		http_reply_error(r, 404, "not_found",
 		    "La ressource demandée n'existe pas.", NULL);
@@ -173,6 +174,23 @@ asset_serve(struct req *r)
 	}
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	http_common_headers(resp, 0);
+	if (embeddable)
+		http_embeddable_headers(resp);
+	else
+		http_common_headers(resp, 0);
 	http_reply(r, r->status, resp);
+}
+
+void
+asset_serve(struct req *r)
+{
+	serve(r, r->url.segs, r->url.nsegs, 0);
+}
+
+void
+asset_serve_embeddable(struct req *r, const char *name)
+{
+	char	*segs[1] = { (char *)name };
+
+	serve(r, segs, 1, 1);
 }

@@ -17,6 +17,11 @@ void	 asset_close(void);
 int	 asset_exists(char *const *segs, size_t nsegs);
 /* Answers a GET or HEAD for the request's path. */
 void	 asset_serve(struct req *);
+/*
+ * Answers with the top-level file name, with the headers of a page that
+ * other sites may frame (http_embeddable_headers).
+ */
+void	 asset_serve_embeddable(struct req *, const char *name);
 /* The MIME type for a file name (by extension). */
 const char *asset_mime(const char *name);
 

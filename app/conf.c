@@ -73,6 +73,11 @@ static const struct key keys[] = {
 	    "PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM&FORMAT=image/png&TILEMATRIX={z}&"
 	    "TILEROW={y}&TILECOL={x}", 0, 0, NULL },
 	{ "map_tiles_attribution", C_STR, O(map_tiles_attribution),	"© IGN – Géoplateforme", 0, 0, NULL },
+	{ "widget_frame_ancestors", C_STR, O(widget_frame_ancestors),	"*", 0, 0, NULL },
+	{ "api_rate_limit",	  C_INT,  O(api_rate_limit),	"600", 0, 1000000, NULL },
+	{ "open_data_publisher",  C_STR,  O(open_data_publisher),	"OPenIG – CRIG Occitanie", 0, 0, NULL },
+	{ "open_data_contact",	  C_STR,  O(open_data_contact),	"contact@openig.org", 0, 0, NULL },
+	{ "open_data_license",	  C_URL,  O(open_data_license),	"https://www.etalab.gouv.fr/licence-ouverte-open-licence", 0, 0, NULL },
 };
 #undef O
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -204,7 +209,8 @@ key_set(const struct key *k, const char *val, const char *where,
 		}
 		break;
 	case C_STR:
-		if (strcmp(k->name, "frame_ancestors") == 0 &&
+		if ((strcmp(k->name, "frame_ancestors") == 0 ||
+		    strcmp(k->name, "widget_frame_ancestors") == 0) &&
 		    strpbrk(val, ";,\r\n\"") != NULL) {
 			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
 			    "a space-separated list of CSP sources is expected",

@@ -45,6 +45,11 @@ struct conf {
 	long long export_workers;
 	char	*map_tiles_url;
 	char	*map_tiles_attribution;
+	char	*widget_frame_ancestors;
+	long long api_rate_limit;	/* requests per minute per API token */
+	char	*open_data_publisher;
+	char	*open_data_contact;
+	char	*open_data_license;
 };
 
 extern struct conf conf;

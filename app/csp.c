@@ -15,7 +15,17 @@
 #include "csp.h"
 #include "http.h"
 
-static char	policy[1024];
+static char	policy[1024], widget_policy[1024];
+
+static void
+build(char *out, size_t outlen, const char *tiles, const char *ancestors)
+{
+	snprintf(out, outlen, "default-src 'self'; script-src 'self'; "
+	    "style-src 'self'; img-src 'self' data: blob:%s; font-src 'self'; "
+	    "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+	    "form-action 'self'; frame-ancestors %s; report-uri /csp-report",
+	    tiles, ancestors);
+}
 
 void
 csp_init(void)
@@ -29,11 +39,10 @@ csp_init(void)
 		snprintf(tiles, sizeof(tiles), " %.*s", (int)(n < 200 ? n : 200),
 		    conf.map_tiles_url);
 	}
-	snprintf(policy, sizeof(policy), "default-src 'self'; script-src 'self'; "
-	    "style-src 'self'; img-src 'self' data: blob:%s; font-src 'self'; "
-	    "connect-src 'self'; object-src 'none'; base-uri 'none'; "
-	    "form-action 'self'; frame-ancestors %s; report-uri /csp-report",
-	    tiles, conf.frame_ancestors);
+	build(policy, sizeof(policy), tiles, conf.frame_ancestors);
+	/* The widget's page: the same sources, its own ancestors. */
+	build(widget_policy, sizeof(widget_policy), tiles,
+	    conf.widget_frame_ancestors);
 }
 
 /* What the UI needs of the configuration: the map's base layer. */
@@ -49,6 +58,12 @@ const char *
 csp_header(void)
 {
 	return policy;
+}
+
+const char *
+csp_widget_header(void)
+{
+	return widget_policy;
 }
 
 int

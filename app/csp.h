@@ -12,6 +12,8 @@ void		 csp_init(void);
 const char	*csp_header(void);
 /* 1 when the policy forbids any framing ('none'). */
 int		 csp_frames_denied(void);
+/* The policy of the embeddable widget page (conf.widget_frame_ancestors). */
+const char	*csp_widget_header(void);
 void		 csp_report(struct req *);
 /* GET /api/v1/ui-config: the settings the web UI reads (map base layer). */
 void		 csp_ui_config(struct req *);

@@ -10,6 +10,7 @@
  * run on the cleaned values. Drafts skip what is required, nothing else.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -44,6 +45,7 @@ struct field {
 	regex_t		 re;
 	const char	*pattern_message;
 	json_t		*dflt;
+	int		 queryable;	/* a filter of the open-data API */
 };
 
 struct rule {
@@ -162,7 +164,7 @@ load_field(struct form *f, size_t i, json_t *def, const char *name,
 	static const char *const keys[] = { "name", "label", "type", "help",
 	    "required", "required_if", "allowed_if", "values", "suggestions_by",
 	    "min_length", "max_length", "min", "max", "max_items", "pattern",
-	    "pattern_message", "default", "export", NULL };
+	    "pattern_message", "default", "export", "queryable", NULL };
 	struct field	*fd = &f->fields[i];
 	const char	*s, *pattern;
 	char		 path[64];
@@ -197,6 +199,7 @@ load_field(struct form *f, size_t i, json_t *def, const char *name,
 		    path, s ? s : "");
 	fd->type = (enum ftype)k;
 	fd->required = json_is_true(json_object_get(def, "required"));
+	fd->queryable = json_is_true(json_object_get(def, "queryable"));
 	fd->max_length = 10000;
 	if (get_int(def, "min_length", &fd->min_length, NULL) ||
 	    get_int(def, "max_length", &fd->max_length, NULL) ||
@@ -596,6 +599,16 @@ form_field_label(const struct form *f, const char *name)
 	const struct field *fd = field_find(f, name);
 
 	return fd ? fd->label : NULL;
+}
+
+size_t form_field_count(const struct form *f) { return f->nfields; }
+
+const char *
+form_field_name(const struct form *f, size_t i, int *queryable)
+{
+	if (queryable != NULL)
+		*queryable = f->fields[i].queryable;
+	return f->fields[i].name;
 }
 
 int form_due_days(const struct form *f) { return f->due_days; }
@@ -1083,4 +1096,52 @@ form_validate(const struct form *f, json_t *attrs, int complete,
 	free(bad);
 	for (i = 0; i < f->nrules; i++)
 		run_rule(f, &f->rules[i], *clean, errors, warnings);
+}
+
+/*
+ * A filter of the open-data API comes as query text: it is read as the
+ * field's type (an integer, true or false, a text) and then checked by the
+ * same read_value as a submitted value, so that a filter accepts exactly
+ * the values a record can hold. An enum_list field matches the records
+ * whose list holds the value, hence a one-item list for jsonb containment.
+ */
+json_t *
+form_filter_value(const struct form *f, const char *field, const char *raw,
+    json_t *errors)
+{
+	const struct field	*fd = field_find(f, field);
+	json_t			*in = NULL, *out = NULL;
+	char			*end;
+	long long		 x;
+	int			 bad_value;
+
+	if (fd == NULL || !fd->queryable)
+		return NULL;
+	switch (fd->type) {
+	case F_INTEGER:
+		errno = 0;
+		x = strtoll(raw, &end, 10);
+		if (raw[0] != '\0' && *end == '\0' && errno == 0)
+			in = json_integer(x);
+		else
+			in = json_string(raw);	/* read_value names the type */
+		break;
+	case F_BOOLEAN:
+		in = strcmp(raw, "true") == 0 ? json_true() :
+		    strcmp(raw, "false") == 0 ? json_false() : json_string(raw);
+		break;
+	case F_ENUM_LIST:
+		in = json_pack("[s]", raw);
+		break;
+	default:
+		in = json_string(raw);
+		break;
+	}
+	if (in != NULL)
+		out = read_value(fd, in, errors, &bad_value);
+	json_decref(in);
+	if (out == NULL && json_array_size(errors) == 0)
+		form_problem(errors, fd->name, "filter_empty", "Le filtre « %s » "
+		    "ne peut pas être vide.", fd->label);
+	return out;
 }

@@ -50,6 +50,19 @@ int		 form_authority_of_kind(const struct form *, const char *kind);
 /* A field's label, or NULL for an undeclared field. */
 const char	*form_field_label(const struct form *, const char *field);
 
+/* The number of fields, and the name of field i (queryable: may it filter). */
+size_t		 form_field_count(const struct form *);
+const char	*form_field_name(const struct form *, size_t i, int *queryable);
+
+/*
+ * A filter on a queryable field, from query text, as the typed value to
+ * look for in the attributes (jsonb containment): NULL with a problem
+ * appended to errors when it is not a value the field can hold (or the
+ * field is not queryable: NULL, nothing appended).
+ */
+json_t		*form_filter_value(const struct form *, const char *field,
+		    const char *raw, json_t *errors);
+
 /*
  * Validates attrs. complete: a submission (required fields are required);
  * otherwise a draft, where only the values given are checked. Fills

@@ -34,6 +34,7 @@
 #include "db.h"
 #include "html.h"
 #include "http.h"
+#include "ratelimit.h"
 
 static atomic_int	active_requests;
 
@@ -60,23 +61,35 @@ status_text(unsigned status)
  * Headers every answer carries. The policy forbids inline script and, unless
  * configured, framing; API answers are never cached by intermediaries.
  */
-void
-http_common_headers(struct MHD_Response *resp, int api)
+static void
+headers(struct MHD_Response *resp, const char *policy, int deny_frames)
 {
-	MHD_add_response_header(resp, "Content-Security-Policy", csp_header());
+	MHD_add_response_header(resp, "Content-Security-Policy", policy);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy",
 	    "strict-origin-when-cross-origin");
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(resp, "Permissions-Policy",
 	    "geolocation=(self), camera=(), microphone=(), payment=()");
-	if (csp_frames_denied())
+	if (deny_frames)
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	if (conf.behind_tls)
 		MHD_add_response_header(resp, "Strict-Transport-Security",
 		    "max-age=31536000");
+}
+
+void
+http_common_headers(struct MHD_Response *resp, int api)
+{
+	headers(resp, csp_header(), csp_frames_denied());
 	if (api)
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+void
+http_embeddable_headers(struct MHD_Response *resp)
+{
+	headers(resp, csp_widget_header(), 0);
 }
 
 void
@@ -505,6 +518,7 @@ decide_early(struct req *r)
 
 	if (r->route != NULL) {
 		struct authz_decision	d;
+		int			wait;
 
 		if (!(r->route->flags & R_NOAUTH) && auth_identify(r) != 0)
 			return 1;
@@ -514,6 +528,17 @@ decide_early(struct req *r)
 			if (d.status == 401)
 				MHD_add_response_header(r->resp,
 				    "WWW-Authenticate", "Bearer");
+			return 1;
+		}
+		if (r->who != NULL && r->who->via_token &&
+		    (wait = ratelimit_take(r->who->token_id)) > 0) {
+			char	secs[16];
+
+			http_reply_error(r, 429, "rate_limited", "Trop de requêtes "
+			    "pour ce jeton d'API : réessayez dans quelques "
+			    "secondes (en-tête Retry-After).", NULL);
+			snprintf(secs, sizeof(secs), "%d", wait);
+			MHD_add_response_header(r->resp, "Retry-After", secs);
 			return 1;
 		}
 		if (!auth_csrf_ok(r)) {

@@ -67,6 +67,13 @@ void		 http_reply_empty(struct req *, unsigned status);
 /* Adds the security headers every answer carries; api: also no-store. */
 void		 http_common_headers(struct MHD_Response *, int api);
 
+/*
+ * The same for a page other sites may show in a frame (the widget): the
+ * policy's frame-ancestors is conf.widget_frame_ancestors, and no
+ * X-Frame-Options.
+ */
+void		 http_embeddable_headers(struct MHD_Response *);
+
 /* Does an If-None-Match value (NULL: none) hold etag (weak comparison,
  * or "*")? */
 int		 http_etag_matches(const char *inm, const char *etag);

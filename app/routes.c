@@ -11,6 +11,7 @@
 #include "health.h"
 #include "moderation.h"
 #include "notify.h"
+#include "ogc.h"
 #include "org.h"
 #include "route.h"
 #include "submission.h"
@@ -251,6 +252,52 @@ static const struct param_spec p_export_file[] = {
 	{ NULL }
 };
 
+/* OGC API Features. The items route also takes the queryable fields of
+ * its collection's form as filters (ogc.c checks them against the form). */
+static const char *const ogc_formats[] = { "json", "html", NULL };
+static const char *const ogc_formats_ld[] = { "json", "html", "jsonld", NULL };
+static const char *const crs_uris[] = {
+    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "http://www.opengis.net/def/crs/EPSG/0/2154", NULL };
+static const struct param_spec p_ogc[] = {
+	{ "f", IN_QUERY, P_ENUM, 0, 0, 0, ogc_formats },
+	{ NULL }
+};
+static const struct param_spec p_ogc_ld[] = {
+	{ "f", IN_QUERY, P_ENUM, 0, 0, 0, ogc_formats_ld },
+	{ NULL }
+};
+static const struct param_spec p_ogc_coll[] = {
+	{ "collectionId", IN_PATH, P_STR, P_REQUIRED, 1, 32, NULL },
+	{ "f", IN_QUERY, P_ENUM, 0, 0, 0, ogc_formats_ld },
+	{ NULL }
+};
+static const struct param_spec p_ogc_items[] = {
+	{ "collectionId", IN_PATH, P_STR, P_REQUIRED, 1, 32, NULL },
+	{ "f", IN_QUERY, P_ENUM, 0, 0, 0, ogc_formats },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 1000000000, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000000, NULL },
+	{ "bbox", IN_QUERY, P_STR, 0, 1, 400, NULL },
+	{ "bbox-crs", IN_QUERY, P_ENUM, 0, 0, 0, crs_uris },
+	{ "crs", IN_QUERY, P_ENUM, 0, 0, 0, crs_uris },
+	{ "datetime", IN_QUERY, P_STR, 0, 1, 100, NULL },
+	{ "commune", IN_QUERY, P_STR, 0, 1, 10, NULL },
+	{ "departement", IN_QUERY, P_STR, 0, 1, 10, NULL },
+	{ NULL }
+};
+static const struct param_spec p_ogc_item[] = {
+	{ "collectionId", IN_PATH, P_STR, P_REQUIRED, 1, 32, NULL },
+	{ "featureId", IN_PATH, P_STR, P_REQUIRED, 1, 64, NULL },
+	{ "f", IN_QUERY, P_ENUM, 0, 0, 0, ogc_formats },
+	{ "crs", IN_QUERY, P_ENUM, 0, 0, 0, crs_uris },
+	{ NULL }
+};
+static const struct param_spec p_widget[] = {
+	{ "theme", IN_QUERY, P_ENUM, P_REQUIRED, 0, 0, ogc_collection_ids },
+	{ "territory", IN_QUERY, P_STR, 0, 1, 10, NULL },
+	{ NULL }
+};
+
 #define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
 
 #define JSONB(n)	n, BODY_JSON
@@ -258,6 +305,21 @@ static const struct param_spec p_export_file[] = {
 
 const struct route route_table[] = {
 	{ "GET",    "/healthz", health_get, ACT_PUBLIC, NULL, NOBODY, 0 },
+	{ "GET",    "/ogc", ogc_landing, ACT_PUBLIC, p_ogc, NOBODY, 0 },
+	{ "GET",    "/ogc/conformance", ogc_conformance, ACT_PUBLIC, p_ogc,
+	    NOBODY, 0 },
+	{ "GET",    "/ogc/api", ogc_api, ACT_PUBLIC, NULL, NOBODY, 0 },
+	{ "GET",    "/ogc/collections", ogc_collections, ACT_PUBLIC, p_ogc_ld,
+	    NOBODY, 0 },
+	{ "GET",    "/ogc/collections/{collectionId}", ogc_collection,
+	    ACT_PUBLIC, p_ogc_coll, NOBODY, 0 },
+	{ "GET",    "/ogc/collections/{collectionId}/queryables", ogc_queryables,
+	    ACT_PUBLIC, p_ogc_coll, NOBODY, 0 },
+	{ "GET",    "/ogc/collections/{collectionId}/items", ogc_items,
+	    ACT_PUBLIC, p_ogc_items, NOBODY, 0 },
+	{ "GET",    "/ogc/collections/{collectionId}/items/{featureId}",
+	    ogc_item, ACT_PUBLIC, p_ogc_item, NOBODY, 0 },
+	{ "GET",    "/widget", ogc_widget, ACT_PUBLIC, p_widget, NOBODY, 0 },
 	{ "POST",   "/csp-report", csp_report, ACT_PUBLIC, NULL, SMALL_BODY,
 	    "application/csp-report", R_NOAUTH },
 

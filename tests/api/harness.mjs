@@ -225,7 +225,8 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
   const child = spawn(BIN, ['serve'], {
     cwd: ROOT,
     // No tile server here: the maps show our own outlines only.
-    env: guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: port, GUICHET_MAP_TILES_URL: '', ...env }),
+    env: guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: port, GUICHET_MAP_TILES_URL: '',
+      GUICHET_PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
