@@ -119,17 +119,36 @@ role_parse(const char *s)
 	return ROLE_NONE;
 }
 
+static const char *const scope_names[] = { "read", "submit", "review",
+    "export", "admin" };
+
 int
 scope_bit(const char *s)
 {
-	static const char *const names[] = { "read", "submit", "review",
-	    "export", "admin" };
 	size_t	i;
 
 	for (i = 0; i < 5; i++)
-		if (strcmp(s, names[i]) == 0)
+		if (strcmp(s, scope_names[i]) == 0)
 			return 1 << i;
 	return -1;
+}
+
+const char *
+action_scope(enum action a)
+{
+	size_t	i, k;
+
+	for (i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+		if (matrix[i].action != a)
+			continue;
+		if (matrix[i].scope == 0)
+			return NULL;
+		for (k = 0; k < 5; k++)
+			if (matrix[i].scope == 1u << k)
+				return scope_names[k];
+		return "";
+	}
+	return NULL;
 }
 
 const char *

@@ -78,5 +78,10 @@ enum role	 role_parse(const char *);
 /* Scopes from names ("read", "submit"...); returns -1 on an unknown name. */
 int		 scope_bit(const char *);
 const char	*action_name(enum action);
+/*
+ * The token scope an action needs: its name, "" when any token will do,
+ * NULL when API tokens are refused (browser sessions only).
+ */
+const char	*action_scope(enum action);
 
 #endif

@@ -155,6 +155,11 @@ route_check_table(const struct route *table, size_t n, char *err,
 			    table[i].pattern);
 			return -1;
 		}
+		if (table[i].summary == NULL || table[i].summary[0] == '\0') {
+			snprintf(err, errlen, "route %s %s: no summary",
+			    table[i].method, table[i].pattern);
+			return -1;
+		}
 		if (table[i].body_max > 0 && table[i].body_type == NULL) {
 			snprintf(err, errlen, "route %s %s: a body limit without "
 			    "a body type", table[i].method, table[i].pattern);

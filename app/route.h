@@ -2,8 +2,9 @@
  * route.h — routes and their declared parameters as data.
  *
  * A route is one row: method, path pattern ("/api/v1/submissions/{id}"),
- * handler, the action it performs (authz.h), the parameters it accepts (path and query),
- * and the largest body it takes. The table itself is in routes.c; this
+ * handler, the action it performs (authz.h), the parameters it accepts (path
+ * and query), the largest body it takes, and a one-line French summary: the
+ * API description (openapi.c) is generated from this table. The table itself is in routes.c; this
  * module matches requests against it and turns raw parameter strings into
  * typed values. Parameters a route does not declare are dropped.
  */
@@ -71,6 +72,7 @@ struct route {
 	size_t			 body_max;	/* 0: no body accepted */
 	const char		*body_type;	/* media type of the body */
 	unsigned		 flags;		/* R_* */
+	const char		*summary;	/* French, for the API description */
 };
 
 enum route_rc { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };

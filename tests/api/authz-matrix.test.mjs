@@ -16,6 +16,19 @@ const uniq = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
 // per place, and a body that passes validation.
 const E = {
   'GET /healthz': { expect: 200 },
+  // Open data: public, whoever asks (path: the concrete path asked for).
+  'GET /ogc': { expect: 200 },
+  'GET /ogc/conformance': { expect: 200 },
+  'GET /ogc/api': { expect: 200 },
+  'GET /ogc/collections': { expect: 200 },
+  'GET /ogc/collections/{collectionId}': { expect: 200, path: '/ogc/collections/erp' },
+  'GET /ogc/collections/{collectionId}/queryables': { expect: 200, path: '/ogc/collections/adresses/queryables' },
+  'GET /ogc/collections/{collectionId}/items': { expect: 200, path: '/ogc/collections/equipco/items' },
+  'GET /ogc/collections/{collectionId}/items/{featureId}': {
+    expect: 404, path: '/ogc/collections/erp/items/00000000-0000-4000-8000-000000000000',
+  },
+  'GET /widget': { expect: 200, query: '?theme=erp&territory=31' },
+  'GET /api/v1/openapi.json': { expect: 200 },
   'POST /csp-report': { expect: 204, type: 'application/csp-report', body: () => ({ 'csp-report': { 'violated-directive': 'img-src' } }) },
   'POST /api/v1/session': { expect: 401, body: () => ({ email: 'personne@nulle-part.test', password: 'wrong-password' }) },
   'GET /api/v1/session': { expect: { anon: 401, else: 200 } },
@@ -223,7 +236,7 @@ for (const route of routes) {
             c = new Client(srv.base);
             await c.login(ctx.fx.users[role].email, ctx.fx.users[role].password);
           }
-          let path = route.path.replace('{guichet}', spec.guichet ?? 'erp');
+          let path = (spec.path ?? route.path).replace('{guichet}', spec.guichet ?? 'erp');
           if (path.includes('{id}')) {
             let id;
             if (spec.id === 'org') id = place === 'inside' ? ctx.fx.home : ctx.fx.away;

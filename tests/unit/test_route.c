@@ -27,12 +27,13 @@ static const struct param_spec p_item[] = {
 };
 
 static const struct route table[] = {
-	{ "GET",  "/healthz", h_health, ACT_PUBLIC, NULL, 0, NULL },
-	{ "GET",  "/api/v1/submissions", h_list, ACT_SUBMIT, p_list, 0, NULL },
+	{ "GET",  "/healthz", h_health, ACT_PUBLIC, NULL, 0, NULL, 0, "État" },
+	{ "GET",  "/api/v1/submissions", h_list, ACT_SUBMIT, p_list, 0, NULL,
+	    0, "Liste" },
 	{ "POST", "/api/v1/submissions", h_create, ACT_SUBMIT, NULL, 1000,
-	    BODY_JSON },
+	    BODY_JSON, 0, "Création" },
 	{ "GET",  "/api/v1/submissions/{id}", h_item, ACT_SUBMIT, p_item,
-	    0, NULL },
+	    0, NULL, 0, "Lecture" },
 };
 #define N (sizeof(table) / sizeof(table[0]))
 
@@ -160,6 +161,24 @@ table_check_finds_undeclared_path_parameter(void **state)
 	assert_non_null(strstr(err, "{org}"));
 	assert_int_equal(route_check_table(bad2, 1, err, sizeof(err)), -1);
 	assert_int_equal(route_check_table(bad3, 1, err, sizeof(err)), -1);
+}
+
+/* The API description is generated from the table: no row without its summary. */
+static void
+table_check_requires_a_summary(void **state)
+{
+	static const struct route bare[] = {
+		{ "GET", "/x", h_item, ACT_PUBLIC, NULL, 0, NULL, 0, NULL },
+	};
+	static const struct route empty[] = {
+		{ "GET", "/x", h_item, ACT_PUBLIC, NULL, 0, NULL, 0, "" },
+	};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(route_check_table(bare, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "summary"));
+	assert_int_equal(route_check_table(empty, 1, err, sizeof(err)), -1);
 }
 
 static int
@@ -334,6 +353,7 @@ main(void)
 		cmocka_unit_test(unknown_paths),
 		cmocka_unit_test(project_table_is_well_formed),
 		cmocka_unit_test(table_check_finds_undeclared_path_parameter),
+		cmocka_unit_test(table_check_requires_a_summary),
 		cmocka_unit_test(params_are_typed),
 		cmocka_unit_test(absent_optional_params_are_unset),
 		cmocka_unit_test(bad_values_are_refused_with_field),
