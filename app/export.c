@@ -653,15 +653,16 @@ void
 export_list(struct req *r)
 {
 	const struct param_val *g = req_param(r, "guichet"),
-	    *lim = req_param(r, "limit");
-	char		 l[16];
-	const char	*v[2] = { g->set ? g->s : NULL, l };
+	    *lim = req_param(r, "limit"), *off = req_param(r, "offset");
+	char		 l[16], o[16];
+	const char	*v[3] = { g->set ? g->s : NULL, l, o };
 
 	snprintf(l, sizeof(l), "%lld", lim->set ? lim->i : 50);
+	snprintf(o, sizeof(o), "%lld", off->set ? off->i : 0);
 	db_reply_json(r, "SELECT json_build_object('batches', coalesce(json_agg("
 	    BATCH_JSON " ORDER BY b.id DESC), '[]')) FROM (SELECT * FROM "
 	    "export_batches WHERE $1::text IS NULL OR guichet = $1 ORDER BY id "
-	    "DESC LIMIT $2) b", 2, v, "");
+	    "DESC LIMIT $2 OFFSET $3) b", 3, v, "");
 }
 
 /*

@@ -190,12 +190,14 @@ void
 notify_list(struct req *r)
 {
 	const struct param_val *unread = req_param(r, "unread"),
-	    *lim = req_param(r, "limit");
-	char		 uid[24], l[24];
-	const char	*v[3] = { uid, unread->set && unread->i ? "t" : "f", l };
+	    *lim = req_param(r, "limit"), *off = req_param(r, "offset");
+	char		 uid[24], l[24], o[24];
+	const char	*v[4] = { uid, unread->set && unread->i ? "t" : "f", l,
+	    o };
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
 	snprintf(l, sizeof(l), "%lld", lim->set ? lim->i : 50);
+	snprintf(o, sizeof(o), "%lld", off->set ? off->i : 0);
 	db_reply_json(r, "SELECT json_build_object('unread', (SELECT count(*) "
 	    "FROM notifications WHERE user_id = $1 AND read_at IS NULL), "
 	    "'notifications', coalesce(json_agg(json_build_object('id', n.id, "
@@ -204,8 +206,8 @@ notify_list(struct req *r)
 	    "n.created_at, "
 	    "'read_at', n.read_at) ORDER BY n.id DESC), '[]')) FROM (SELECT * "
 	    "FROM notifications WHERE user_id = $1 AND (NOT $2::boolean OR "
-	    "read_at IS NULL) ORDER BY id DESC LIMIT $3) n LEFT JOIN "
-	    "submissions s ON s.id = n.submission_id", 3, v, "");
+	    "read_at IS NULL) ORDER BY id DESC LIMIT $3 OFFSET $4) n LEFT JOIN "
+	    "submissions s ON s.id = n.submission_id", 4, v, "");
 }
 
 void

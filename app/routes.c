@@ -219,6 +219,7 @@ static const struct param_spec p_bulk[] = {
 static const struct param_spec p_notifications[] = {
 	{ "unread", IN_QUERY, P_BOOL, 0, 0, 0, NULL },
 	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
 	{ NULL }
 };
 static const struct param_spec p_notif_read[] = {
@@ -245,6 +246,7 @@ static const struct param_spec p_export_new[] = {
 static const struct param_spec p_export_list[] = {
 	{ "guichet", IN_QUERY, P_ENUM, 0, 0, 0, guichets },
 	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
 	{ NULL }
 };
 static const struct param_spec p_export_file[] = {

@@ -26,6 +26,10 @@ before(async () => {
   const u = addUser(srv.db, { email: 'partenaire@openapi.test', org, role: 'contributor' });
   C.user = new Client(srv.base);
   await C.user.login(u.email, u.password);
+  const openig = addOrg(srv.db, { name: 'OPenIG', kind: 'openig', departements: '31' });
+  const a = addUser(srv.db, { email: 'admin@openapi.test', org: openig, role: 'admin' });
+  C.admin = new Client(srv.base);
+  await C.admin.login(a.email, a.password);
 });
 
 after(async () => {
@@ -120,6 +124,31 @@ describe('the description follows the route table', () => {
       assert.equal(o['x-guichet-action'], r.action);
     }
     assert.equal(doc.paths['/api/v1/exports'].post['x-guichet-token-scope'], 'export');
+  });
+});
+
+describe('pagination', () => {
+  test('lists page with limit and offset: export batches, newest first', async () => {
+    const ids = [];
+    for (const format of ['geojson', 'csv', 'gpkg']) {
+      const r = await C.admin.req('POST', '/api/v1/exports', { guichet: 'equipco', format, mode: 'full' });
+      assert.equal(r.status, 202, r.text);
+      ids.push(r.json.id);
+    }
+    const page = async (q) => (await C.admin.req('GET', `/api/v1/exports?guichet=equipco&${q}`)).json.batches.map((b) => b.id);
+    assert.deepEqual(await page('limit=2'), [ids[2], ids[1]]);
+    assert.deepEqual(await page('limit=2&offset=2'), [ids[0]]);
+    assert.deepEqual(await page('limit=2&offset=3'), []);
+    const bad = await C.admin.req('GET', '/api/v1/exports?offset=-1');
+    assert.equal(bad.status, 400);
+    assertErrorBody(bad.text, 'param_invalid', 'offset');
+  });
+
+  test('notifications page with limit and offset', async () => {
+    const r = await C.user.req('GET', '/api/v1/notifications?limit=1&offset=0');
+    assert.equal(r.status, 200, r.text);
+    assert.ok(Array.isArray(r.json.notifications));
+    assert.equal((await C.user.req('GET', '/api/v1/notifications?offset=x')).status, 400);
   });
 });
 
