@@ -259,7 +259,7 @@ fuzz: deps
 bench: migrate refdata
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_BENCH)"
 	@$(MAKE) --no-print-directory $(BUILD)/bench/commune_bench
-	@$(DB_ENV) bench/run
+	@$(DB_ENV) REFDATA="$(strip $(REFDATA))" bench/run
 
 clean:
 	rm -rf $(BUILD)
