@@ -121,8 +121,13 @@ read_instant(const char *s, struct tm *tm)
 	}
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
 		return 1;
+	/*
+	 * RFC 3339 allows offsets up to 23:59, PostgreSQL only up to 15:59
+	 * (its error would be a 400 without the parameter's name); no time
+	 * zone in use goes beyond 14:00.
+	 */
 	if ((s[i] != '+' && s[i] != '-') || digits(s + i + 1, 2, &oh) ||
-	    s[i + 3] != ':' || digits(s + i + 4, 2, &om) || oh > 23 ||
+	    s[i + 3] != ':' || digits(s + i + 4, 2, &om) || oh > 15 ||
 	    om > 59 || s[i + 6] != '\0')
 		return -1;
 	return 1;
@@ -154,8 +159,13 @@ read_side(const char *s, size_t len, int hi, struct ogcp_interval *out)
 		t = timegm(&tm);
 		gmtime_r(&t, &tm);
 	}
-	strftime(hi ? out->hi_before : out->lo, sizeof(out->lo),
-	    "%Y-%m-%dT00:00:00Z", &tm);
+	/*
+	 * Four digits at least: strftime's %Y writes year 1 as "1", which
+	 * PostgreSQL reads as 2001 (and "99" not at all).
+	 */
+	snprintf(hi ? out->hi_before : out->lo, sizeof(out->lo),
+	    "%04d-%02d-%02dT00:00:00Z", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday);
 	return 0;
 }
 
