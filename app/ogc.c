@@ -15,6 +15,10 @@
  * Answers carry an ETag (a hash of the body) and a Last-Modified (the last
  * change to any object of the guichet), and are answered 304 on a match;
  * they may be read from any origin (Access-Control-Allow-Origin: *).
+ * Last-Modified is that change's second rounded down (floor): rounded to
+ * the nearest, it could be later than the answer's Date, and a change
+ * made in the next half second would keep it, and get 304 on
+ * If-Modified-Since.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -461,8 +465,8 @@ coll_meta_read(struct req *r, const char *guichet, struct coll_meta *m)
 	    "= 'region') SELECT (SELECT count(*) FROM submissions s WHERE "
 	    PUBLISHED "), (SELECT to_char(min(decided_at) AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM submissions s WHERE "
-	    PUBLISHED "), (SELECT extract(epoch FROM max(updated_at))::bigint "
-	    "FROM submissions WHERE guichet = $1), (SELECT to_char(max("
+	    PUBLISHED "), (SELECT floor(extract(epoch FROM max(updated_at)))"
+	    "::bigint FROM submissions WHERE guichet = $1), (SELECT to_char(max("
 	    "updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	    "FROM submissions WHERE guichet = $1), coalesce(ST_XMin(z.e), -180), "
 	    "coalesce(ST_YMin(z.e), -90), coalesce(ST_XMax(z.e), 180), "
@@ -971,8 +975,8 @@ items_run(struct req *r, struct items_q *q)
 	snprintf(q->num[4], 32, "%lld", q->limit);
 	snprintf(q->num[5], 32, "%lld", q->offset);
 	buf_appendf(&sql, "WITH m AS (SELECT count(*) AS n FROM submissions s "
-	    "WHERE " PUBLISHED "%s), l AS (SELECT extract(epoch FROM "
-	    "max(updated_at))::bigint AS t FROM submissions WHERE guichet = $1) "
+	    "WHERE " PUBLISHED "%s), l AS (SELECT floor(extract(epoch FROM "
+	    "max(updated_at)))::bigint AS t FROM submissions WHERE guichet = $1) "
 	    "SELECT m.n, l.t, p.* FROM m CROSS JOIN l LEFT JOIN LATERAL (SELECT "
 	    "s.uid::text, %s, s.attributes::text, s.insee_commune, "
 	    "s.departement, to_char(s.decided_at AT TIME ZONE 'UTC', "
