@@ -572,8 +572,11 @@ publisher(void)
  * A collection as a DCAT-AP dataset: what CKAN's DCAT harvester
  * (ckanext-dcat) reads, with EU vocabularies for theme, language,
  * frequency and file type, and one distribution per format of the OGC
- * API, each naming the service it comes from.
+ * API, each naming the service it comes from. A media type is an IRI of
+ * IANA's register (DCAT-AP: a dct:MediaType, which a text is not).
  */
+#define IANA_MT	"http://www.iana.org/assignments/media-types/"
+
 static json_t *
 dcat_dataset(size_t ci, const struct coll_meta *m)
 {
@@ -614,14 +617,15 @@ dcat_dataset(size_t ci, const struct coll_meta *m)
 	    "dct:spatial", "@type", "dct:Location", "dcat:bbox", "@value", wkt,
 	    "@type", "gsp:wktLiteral",
 	    "dct:license", ref("%s", conf.open_data_license),
-	    "dcat:distribution", json_pack("[{s:s, s:o, s:o, s:o, s:s, s:o, "
-	    "s:O}, {s:s, s:o, s:o, s:o, s:s, s:o, s:O}]",
+	    "dcat:distribution", json_pack("[{s:s, s:o, s:o, s:o, s:o, s:o, "
+	    "s:O}, {s:s, s:o, s:o, s:o, s:o, s:o, s:O}]",
 	    "@type", "dcat:Distribution",
 	    "dct:title", lang_fr("GeoJSON (OGC API Features)"),
 	    "dcat:accessURL", ref("%s/ogc/collections/%s/items?f=json",
 	    conf.public_url, id),
 	    "dct:format", ref("http://publications.europa.eu/resource/authority/"
-	    "file-type/GEOJSON"), "dcat:mediaType", MT_GEOJSON,
+	    "file-type/GEOJSON"),
+	    "dcat:mediaType", ref(IANA_MT "%s", MT_GEOJSON),
 	    "dct:license", ref("%s", conf.open_data_license),
 	    "dcat:accessService", service,
 	    "@type", "dcat:Distribution",
@@ -629,7 +633,7 @@ dcat_dataset(size_t ci, const struct coll_meta *m)
 	    "dcat:accessURL", ref("%s/ogc/collections/%s/items?f=html",
 	    conf.public_url, id),
 	    "dct:format", ref("http://publications.europa.eu/resource/authority/"
-	    "file-type/HTML"), "dcat:mediaType", MT_HTML,
+	    "file-type/HTML"), "dcat:mediaType", ref(IANA_MT "%s", MT_HTML),
 	    "dct:license", ref("%s", conf.open_data_license),
 	    "dcat:accessService", service));
 	json_decref(service);
