@@ -41,6 +41,11 @@
 
 #define CRS84		"http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #define EPSG2154	"http://www.opengis.net/def/crs/EPSG/0/2154"
+/* The area of use of EPSG:2154 in its own coordinates (rounded outwards). */
+#define L93_MINX	-378306.0
+#define L93_MINY	6005281.0
+#define L93_MAXX	1320650.0
+#define L93_MAXY	7235613.0
 #define LIMIT_DEFAULT	10
 #define LIMIT_MAX	10000
 
@@ -846,6 +851,43 @@ bad_param(struct req *r, const char *code, const char *msg, const char *field)
 }
 
 /*
+ * The condition of a bbox. A Lambert-93 box goes to lon/lat cut to where
+ * EPSG:2154 is defined (its area of use: beyond it, PROJ makes nonsense of
+ * the corners, and a box holding all of France held nothing), with a
+ * vertex every kilometre along its edges (straight in Lambert-93, they are
+ * curved in lon/lat: joining the corners alone misses ~1.6 km at the
+ * middle of a 300 km edge).
+ */
+static void
+bbox_where(struct items_q *q, struct ogcp_bbox bb, int l93)
+{
+	const char	*env;
+
+	if (l93 && (bb.maxx < L93_MINX || bb.minx > L93_MAXX ||
+	    bb.maxy < L93_MINY || bb.miny > L93_MAXY)) {
+		buf_puts(&q->where, " AND false");	/* none of ours */
+		return;
+	}
+	if (l93) {
+		bb.minx = bb.minx < L93_MINX ? L93_MINX : bb.minx;
+		bb.miny = bb.miny < L93_MINY ? L93_MINY : bb.miny;
+		bb.maxx = bb.maxx > L93_MAXX ? L93_MAXX : bb.maxx;
+		bb.maxy = bb.maxy > L93_MAXY ? L93_MAXY : bb.maxy;
+	}
+	snprintf(q->num[0], 32, "%.17g", bb.minx);
+	snprintf(q->num[1], 32, "%.17g", bb.miny);
+	snprintf(q->num[2], 32, "%.17g", bb.maxx);
+	snprintf(q->num[3], 32, "%.17g", bb.maxy);
+	/* ST_Intersects brings its own index condition (PostGIS 3). */
+	env = addv(q, q->num[0]);
+	buf_appendf(&q->where, " AND ST_Intersects(s.geom, %s%s, %s, %s, "
+	    "%s, %s)%s))", l93 ? "ST_Transform(ST_Segmentize("
+	    "ST_MakeEnvelope(" : "(ST_MakeEnvelope(", env,
+	    addv(q, q->num[1]), addv(q, q->num[2]), addv(q, q->num[3]),
+	    l93 ? "2154" : "4326", l93 ? ", 1000), 4326" : "");
+}
+
+/*
  * Reads the filters of an items request into q. Every query parameter must
  * be one the route declares or a queryable of the collection's form (OGC
  * wants 400 for the others, so that a misspelt filter is not silently
@@ -859,7 +901,7 @@ items_read(struct req *r, struct items_q *q)
 	struct ogcp_bbox	 bb;
 	json_t			*attrs = json_object(), *errors = json_array(),
 				*val;
-	const char		*name, *env;
+	const char		*name;
 	char			 msg[300];
 	size_t			 i;
 	int			 rc = -1;
@@ -920,16 +962,7 @@ items_read(struct req *r, struct items_q *q)
 			bad_param(r, "param_invalid", msg, "bbox");
 			goto out;
 		}
-		snprintf(q->num[0], 32, "%.17g", bb.minx);
-		snprintf(q->num[1], 32, "%.17g", bb.miny);
-		snprintf(q->num[2], 32, "%.17g", bb.maxx);
-		snprintf(q->num[3], 32, "%.17g", bb.maxy);
-		/* ST_Intersects brings its own index condition (PostGIS 3). */
-		env = addv(q, q->num[0]);
-		buf_appendf(&q->where, " AND ST_Intersects(s.geom, %s%s, %s, %s, "
-		    "%s, %s)%s))", l93 ? "ST_Transform(ST_MakeEnvelope(" :
-		    "(ST_MakeEnvelope(", env, addv(q, q->num[1]), addv(q, q->num[2]),
-		    addv(q, q->num[3]), l93 ? "2154" : "4326", l93 ? ", 4326" : "");
+		bbox_where(q, bb, l93);
 	} else if (req_param(r, "bbox-crs")->set) {
 		bad_param(r, "param_invalid", "« bbox-crs » ne va pas sans "
 		    "« bbox ».", "bbox-crs");
