@@ -901,9 +901,9 @@ items_read(struct req *r, struct items_q *q)
 	struct ogcp_bbox	 bb;
 	json_t			*attrs = json_object(), *errors = json_array(),
 				*val;
-	const char		*name;
+	const char		*name, *value;
 	char			 msg[300];
-	size_t			 i;
+	size_t			 i, len, n;
 	int			 rc = -1;
 
 	q->v[q->nv++] = collection_guichets[q->ci];
@@ -917,17 +917,35 @@ items_read(struct req *r, struct items_q *q)
 			bad_param(r, "param_repeated", msg, name);
 			goto out;
 		}
-		val = form_filter_value(f, name, r->url.query[i].value, errors);
+		value = r->url.query[i].value;
+		val = form_filter_value(f, name, value, errors);
 		if (val == NULL && json_array_size(errors) > 0) {
-			val = json_array_get(errors, 0);
-			bad_param(r, "filter_invalid", json_string_value(
-			    json_object_get(val, "message")), name);
+			/* The form calls a value that is not UTF-8 empty. */
+			snprintf(msg, sizeof(msg), "« %s » n'est pas un texte "
+			    "UTF-8 valide.", name);
+			bad_param(r, "filter_invalid", utf8_valid(value,
+			    strlen(value)) ? json_string_value(json_object_get(
+			    json_array_get(errors, 0), "message")) : msg, name);
 			goto out;
 		}
 		if (val == NULL) {
-			snprintf(msg, sizeof(msg), "Le paramètre « %.100s » n'est "
-			    "pas connu ici (voir /ogc/collections/%s/queryables).",
-			    name, ogc_collection_ids[q->ci]);
+			/*
+			 * The name goes into the message only as UTF-8, cut at
+			 * a character: else the error body itself could not be
+			 * made (the client got "{}").
+			 */
+			len = strlen(name);
+			for (n = len > 100 ? 100 : len; n < len &&
+			    ((unsigned char)name[n] & 0xc0) == 0x80; n--)
+				;
+			if (utf8_valid(name, len))
+				snprintf(msg, sizeof(msg), "Le paramètre « %.*s%s » "
+				    "n'est pas connu ici (voir /ogc/collections/%s/"
+				    "queryables).", (int)n, name, n < len ? "…" : "",
+				    ogc_collection_ids[q->ci]);
+			else
+				snprintf(msg, sizeof(msg), "Le nom d'un paramètre "
+				    "n'est pas un texte UTF-8 valide.");
 			bad_param(r, "param_unknown", msg, NULL);
 			goto out;
 		}
