@@ -43,6 +43,7 @@ function espace(session) {
     cartes.push({ href: '/exports.html', titre: 'Exports', texte: 'Lots de données validées pour l’IGN et la BAL.' },
       { href: '/admin.html', titre: 'Administration', texte: 'Organisations membres de la plateforme.' });
   }
+  cartes.push({ href: '/donnees.html', titre: 'Données ouvertes', texte: 'Les données validées, leur API et la carte à intégrer.' });
   const ul = clear(document.getElementById('raccourcis'));
   for (const c of cartes) ul.append(el('li', {}, el('a', { href: c.href }, el('strong', { text: c.titre }), el('span', { text: c.texte }))));
 }

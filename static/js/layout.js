@@ -11,9 +11,12 @@ export function roleAtLeast(session, role) {
   return session && RANK[session.user.role] >= RANK[role];
 }
 
+// The open-data page is everyone's, always last.
+const OPEN_DATA = { href: '/donnees.html', text: 'Données ouvertes' };
+
 function navLinks(session, unread) {
   const links = [{ href: '/', text: 'Accueil' }];
-  if (!session) return links;
+  if (!session) return [...links, OPEN_DATA];
   links.push({ href: '/saisies.html', text: 'Mes saisies' });
   if (roleAtLeast(session, 'reviewer')) {
     links.push({ href: '/moderation.html', text: 'File de modération' });
@@ -29,6 +32,7 @@ function navLinks(session, unread) {
     links.push({ href: '/exports.html', text: 'Exports' });
     links.push({ href: '/admin.html', text: 'Administration' });
   }
+  links.push(OPEN_DATA);
   return links;
 }
 
