@@ -30,7 +30,7 @@ build(char *out, size_t outlen, const char *tiles, const char *ancestors)
 void
 csp_init(void)
 {
-	char	tiles[256] = "";
+	char	tiles[256] = "", ancestors[512];
 	size_t	n;
 
 	/* The map's base layer comes from its tile server's origin. */
@@ -40,9 +40,15 @@ csp_init(void)
 		    conf.map_tiles_url);
 	}
 	build(policy, sizeof(policy), tiles, conf.frame_ancestors);
-	/* The widget's page: the same sources, its own ancestors. */
-	build(widget_policy, sizeof(widget_policy), tiles,
+	/* The widget's page: the same sources, its own ancestors, and always
+	 * our own origin (the « Données ouvertes » page previews it), unless
+	 * framing is refused altogether. */
+	snprintf(ancestors, sizeof(ancestors), "%s%s", strstr(
+	    conf.widget_frame_ancestors, "'none'") != NULL || strstr(
+	    conf.widget_frame_ancestors, "'self'") != NULL || strcmp(
+	    conf.widget_frame_ancestors, "*") == 0 ? "" : "'self' ",
 	    conf.widget_frame_ancestors);
+	build(widget_policy, sizeof(widget_policy), tiles, ancestors);
 }
 
 /* What the UI needs of the configuration: the map's base layer. */

@@ -18,9 +18,12 @@ terr_dept_ok(const char *c)
 {
 	size_t	n = strlen(c);
 
+	/* Metropolitan départements are 01 to 95 (20 became 2A and 2B); 96
+	 * to 99 name none. */
 	if (n == 2)
 		return (isdigit((unsigned char)c[0]) && isdigit((unsigned char)c[1]) &&
-		    strcmp(c, "20") != 0 && strcmp(c, "00") != 0) ||
+		    strcmp(c, "20") != 0 && strcmp(c, "00") != 0 &&
+		    strcmp(c, "96") < 0) ||
 		    strcmp(c, "2A") == 0 || strcmp(c, "2B") == 0;
 	return n == 3 && c[0] == '9' && c[1] == '7' && c[2] >= '1' && c[2] <= '6';
 }

@@ -280,7 +280,7 @@ test('a server that names its ancestors is framed by them only', async () => {
   assert.equal(await settled(ok.frame), 'pret');
   assert.equal(await drawn(ok.frame).count(), 2);
   const h = await ok.answers.find((r) => r.url() === widget).allHeaders();
-  assert.match(h['content-security-policy'], new RegExp(`frame-ancestors ${allowed.base};`));
+  assert.match(h['content-security-policy'], new RegExp(`frame-ancestors 'self' ${allowed.base};`));
   await ok.context.close();
 
   const ko = await framed(other, widget);

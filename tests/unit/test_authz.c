@@ -25,6 +25,11 @@ insee_codes(void **state)
 	assert_false(terr_dept_ok("977"));
 	assert_false(terr_dept_ok("3"));
 	assert_false(terr_dept_ok("2C"));
+	assert_true(terr_dept_ok("95"));
+	assert_false(terr_dept_ok("96"));
+	assert_false(terr_dept_ok("97"));
+	assert_false(terr_dept_ok("99"));
+	assert_false(terr_commune_ok("96001"));
 	assert_true(terr_commune_ok("31555"));
 	assert_true(terr_commune_ok("2A004"));
 	assert_true(terr_commune_ok("97411"));
