@@ -74,6 +74,18 @@ static const char *const conformance[] = {
 #define PUBLISHED	"s.guichet = $1 AND s.state = 'validated' AND " \
 	"s.operation = 'create'"
 
+/*
+ * The Last-Modified of a guichet's answers: the second of the last change
+ * to any of its objects, once that second is over by a margin. A writer
+ * stamps updated_at when its transaction starts and commits a moment
+ * later; a date given out sooner could be followed by a change stamped
+ * within it, and If-Modified-Since would then hide that change. Until
+ * then, answers go without Last-Modified (the ETag still validates them).
+ */
+#define LASTMOD	"(SELECT CASE WHEN max(updated_at) < clock_timestamp() - " \
+	"interval '2 seconds' THEN floor(extract(epoch FROM max(updated_at)))" \
+	"::bigint END FROM submissions WHERE guichet = $1)"
+
 const char *
 ogc_guichet(const char *collection)
 {
@@ -470,8 +482,7 @@ coll_meta_read(struct req *r, const char *guichet, struct coll_meta *m)
 	    "= 'region') SELECT (SELECT count(*) FROM submissions s WHERE "
 	    PUBLISHED "), (SELECT to_char(min(decided_at) AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM submissions s WHERE "
-	    PUBLISHED "), (SELECT floor(extract(epoch FROM max(updated_at)))"
-	    "::bigint FROM submissions WHERE guichet = $1), (SELECT to_char(max("
+	    PUBLISHED "), " LASTMOD ", (SELECT to_char(max("
 	    "updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	    "FROM submissions WHERE guichet = $1), coalesce(ST_XMin(z.e), -180), "
 	    "coalesce(ST_YMin(z.e), -90), coalesce(ST_XMax(z.e), 180), "
@@ -1030,8 +1041,7 @@ items_run(struct req *r, struct items_q *q)
 	snprintf(q->num[4], 32, "%lld", q->limit);
 	snprintf(q->num[5], 32, "%lld", q->offset);
 	buf_appendf(&sql, "WITH m AS (SELECT count(*) AS n FROM submissions s "
-	    "WHERE " PUBLISHED "%s), l AS (SELECT floor(extract(epoch FROM "
-	    "max(updated_at)))::bigint AS t FROM submissions WHERE guichet = $1) "
+	    "WHERE " PUBLISHED "%s), l AS (SELECT " LASTMOD " AS t) "
 	    "SELECT m.n, l.t, p.* FROM m CROSS JOIN l LEFT JOIN LATERAL (SELECT "
 	    "s.uid::text, %s, s.attributes::text, s.insee_commune, "
 	    "s.departement, to_char(s.decided_at AT TIME ZONE 'UTC', "

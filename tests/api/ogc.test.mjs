@@ -921,8 +921,13 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   before(() => { pts = pointsIn('31557', 3); });
 
   const httpDate = (s) => new Date(s).getTime();
+  // Last-Modified is given once the last change is 2 s old (a writer's
+  // updated_at is its transaction's start): wait for that.
+  const settled = () => waitFor(() => psql(srv.db, "SELECT max(updated_at) < clock_timestamp() - interval '2.1 seconds' "
+    + 'FROM submissions') === 't', { what: 'changes 2 s old', intervalMs: 200 });
 
   test('items: ETag and Last-Modified; If-None-Match answers 304 without a body, with the same ETag', async () => {
+    await settled();
     const r = await getOk(srv.base, items('erp', 'limit=5'));
     const etag = r.headers.get('etag');
     assert.match(etag, /^"[0-9a-f]{32}"$/);
@@ -949,6 +954,7 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   });
 
   test('Last-Modified is the last change of the guichet, never later than the answer\'s Date', async () => {
+    await settled();
     const r = await getOk(srv.base, items('erp', 'limit=1'));
     const last = psql(srv.db, "SELECT floor(extract(epoch FROM max(updated_at)))::bigint FROM submissions WHERE guichet = 'erp'");
     assert.equal(httpDate(r.headers.get('last-modified')), Number(last) * 1000);
@@ -957,6 +963,7 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   });
 
   test('If-Modified-Since: 304 at or after Last-Modified, 200 before it; If-None-Match wins over it', async () => {
+    await settled();
     const r = await getOk(srv.base, items('erp', 'limit=2'));
     const lm = r.headers.get('last-modified');
     const later = new Date(httpDate(lm) + 3600e3).toUTCString();
@@ -969,11 +976,16 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   });
 
   test('a new validation changes the ETag and Last-Modified; the old validators get 200', async () => {
+    await settled();
     const r = await getOk(srv.base, items('erp', 'limit=1'));
     const etag = r.headers.get('etag');
     const lm = r.headers.get('last-modified');
-    await sleep(1100);	// Last-Modified counts seconds
     await published(C.author, 'erp', { libelle: 'Nouvelle salle', categorie: '5', type_principal: 'L' }, pts[0]);
+    const fresh = await getOk(srv.base, items('erp', 'limit=1'));
+    assert.equal(fresh.headers.get('last-modified'), null, 'no Last-Modified while the change is recent');
+    assert.notEqual(fresh.headers.get('etag'), etag);
+    assert.equal((await get(srv.base, items('erp', 'limit=1'), { 'If-Modified-Since': lm })).status, 200);
+    await settled();
     const now = await getOk(srv.base, items('erp', 'limit=1'));
     assert.notEqual(now.headers.get('etag'), etag);
     assert.ok(httpDate(now.headers.get('last-modified')) > httpDate(lm));
@@ -986,11 +998,11 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   test('one feature: ETag and 304; a validated amendment changes both validators', async () => {
     const o = await published(C.author, 'erp', { libelle: 'Salle à modifier', categorie: '5', type_principal: 'L' }, pts[1]);
     const url = `${items('erp')}/${o.uid}`;
+    await settled();
     const r = await getOk(srv.base, url);
     const etag = r.headers.get('etag');
     assert.equal((await get(srv.base, url, { 'If-None-Match': etag })).status, 304);
     assert.equal((await get(srv.base, url, { 'If-Modified-Since': r.headers.get('last-modified') })).status, 304);
-    await sleep(1100);
     await amend(C.author, 'erp', o, { attributes: { ...o.attributes, libelle: 'Salle modifiée' } });
     const now = await get(srv.base, url, { 'If-None-Match': etag });
     assert.equal(now.status, 200);
@@ -999,6 +1011,7 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
   });
 
   test('the collections, a collection and its catalogue entry answer 304 too; another guichet\'s change leaves erp alone', async () => {
+    await settled();
     for (const p of ['/ogc/collections', '/ogc/collections/erp', '/ogc/collections/erp?f=jsonld', '/ogc/collections?f=jsonld']) {
       const r = await getOk(srv.base, p);
       assert.equal((await get(srv.base, p, { 'If-None-Match': r.headers.get('etag') })).status, 304, p);
@@ -1006,8 +1019,8 @@ describe('ETag, Last-Modified and 304 (Tournefeuille)', () => {
     }
     const erp = await getOk(srv.base, items('erp', 'limit=1'));
     const all = await getOk(srv.base, '/ogc/collections');
-    await sleep(1100);
     await published(C.author, 'equipco', { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade de Tournefeuille' }, pts[2]);
+    await settled();
     assert.equal((await get(srv.base, items('erp', 'limit=1'), { 'If-None-Match': erp.headers.get('etag') })).status, 304);
     assert.equal((await get(srv.base, items('erp', 'limit=1'), { 'If-Modified-Since': erp.headers.get('last-modified') })).status, 304);
     assert.equal((await get(srv.base, '/ogc/collections', { 'If-Modified-Since': all.headers.get('last-modified') })).status, 200,
