@@ -1117,6 +1117,11 @@ form_filter_value(const struct form *f, const char *field, const char *raw,
 
 	if (fd == NULL || !fd->queryable)
 		return NULL;
+	if (!utf8_valid(raw, strlen(raw))) {
+		form_problem(errors, fd->name, "field_not_utf8", "« %s » n'est "
+		    "pas un texte UTF-8 valide.", fd->label);
+		return NULL;
+	}
 	switch (fd->type) {
 	case F_INTEGER:
 		errno = 0;

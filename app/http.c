@@ -628,6 +628,10 @@ queue(struct req *r)
 	if (r->resp == NULL)
 		http_reply_error(r, 500, "internal_error",
 		    "Erreur interne du serveur.", NULL);
+	/* Errors too: a map on another site must be able to read why. */
+	if (r->route != NULL && (r->route->flags & R_CORS))
+		MHD_add_response_header(r->resp, "Access-Control-Allow-Origin",
+		    "*");
 	r->queued = 1;
 	ret = MHD_queue_response(r->conn, r->status, r->resp);
 	return ret;

@@ -14,7 +14,7 @@
  * statement as the page, so that a page and its count see one snapshot.
  * Answers carry an ETag (a hash of the body) and a Last-Modified (the last
  * change to any object of the guichet), and are answered 304 on a match;
- * they may be read from any origin (Access-Control-Allow-Origin: *).
+ * they may be read from any origin (the routes' R_CORS flag).
  * Last-Modified is that change's second rounded down (floor): rounded to
  * the nearest, it could be later than the answer's Date, and a change
  * made in the next half second would keep it, and get 304 on
@@ -184,7 +184,6 @@ send_text(struct req *r, char *s, const char *mt, long long lastmod,
 	}
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	MHD_add_response_header(resp, "Vary", "Accept");
-	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
 	http_common_headers(resp, 0);
 	http_reply(r, fresh ? 304 : 200, resp);
 }
@@ -912,9 +911,9 @@ items_read(struct req *r, struct items_q *q)
 	struct ogcp_bbox	 bb;
 	json_t			*attrs = json_object(), *errors = json_array(),
 				*val;
-	const char		*name, *value;
+	const char		*name;
 	char			 msg[300];
-	size_t			 i, len, n;
+	size_t			 i;
 	int			 rc = -1;
 
 	q->v[q->nv++] = collection_guichets[q->ci];
@@ -928,35 +927,18 @@ items_read(struct req *r, struct items_q *q)
 			bad_param(r, "param_repeated", msg, name);
 			goto out;
 		}
-		value = r->url.query[i].value;
-		val = form_filter_value(f, name, value, errors);
+		val = form_filter_value(f, name, r->url.query[i].value, errors);
 		if (val == NULL && json_array_size(errors) > 0) {
-			/* The form calls a value that is not UTF-8 empty. */
-			snprintf(msg, sizeof(msg), "« %s » n'est pas un texte "
-			    "UTF-8 valide.", name);
-			bad_param(r, "filter_invalid", utf8_valid(value,
-			    strlen(value)) ? json_string_value(json_object_get(
-			    json_array_get(errors, 0), "message")) : msg, name);
+			bad_param(r, "filter_invalid", json_string_value(
+			    json_object_get(json_array_get(errors, 0), "message")),
+			    name);
 			goto out;
 		}
 		if (val == NULL) {
-			/*
-			 * The name goes into the message only as UTF-8, cut at
-			 * a character: else the error body itself could not be
-			 * made (the client got "{}").
-			 */
-			len = strlen(name);
-			for (n = len > 100 ? 100 : len; n < len &&
-			    ((unsigned char)name[n] & 0xc0) == 0x80; n--)
-				;
-			if (utf8_valid(name, len))
-				snprintf(msg, sizeof(msg), "Le paramètre « %.*s%s » "
-				    "n'est pas connu ici (voir /ogc/collections/%s/"
-				    "queryables).", (int)n, name, n < len ? "…" : "",
-				    ogc_collection_ids[q->ci]);
-			else
-				snprintf(msg, sizeof(msg), "Le nom d'un paramètre "
-				    "n'est pas un texte UTF-8 valide.");
+			/* Not a name of ours: never echoed (it is the client's). */
+			snprintf(msg, sizeof(msg), "Un paramètre de la requête "
+			    "n'est pas connu ici (voir /ogc/collections/%s/"
+			    "queryables).", ogc_collection_ids[q->ci]);
 			bad_param(r, "param_unknown", msg, NULL);
 			goto out;
 		}
@@ -969,7 +951,7 @@ items_read(struct req *r, struct items_q *q)
 	}
 	if ((p = req_param(r, "commune"))->set) {
 		if (!terr_commune_ok(p->s)) {
-			bad_param(r, "param_invalid", "« commune » doit être un "
+			bad_param(r, "filter_invalid", "« commune » doit être un "
 			    "code INSEE de commune.", "commune");
 			goto out;
 		}
@@ -977,7 +959,7 @@ items_read(struct req *r, struct items_q *q)
 	}
 	if ((p = req_param(r, "departement"))->set) {
 		if (!terr_dept_ok(p->s)) {
-			bad_param(r, "param_invalid", "« departement » doit être "
+			bad_param(r, "filter_invalid", "« departement » doit être "
 			    "un code de département.", "departement");
 			goto out;
 		}
@@ -1099,6 +1081,15 @@ items_q_free(struct items_q *q)
 	free(q->filter);
 }
 
+/* The page before offset: from the end when offset is past it. */
+static long long
+prev_offset(long long offset, long long limit, long long matched)
+{
+	long long	from = offset < matched ? offset : matched;
+
+	return from > limit ? from - limit : 0;
+}
+
 void
 ogc_items(struct req *r)
 {
@@ -1136,7 +1127,7 @@ ogc_items(struct req *r)
 	if (q.offset > 0)
 		json_array_append_new(links, page_link(r, id, "prev",
 		    fmt == FMT_HTML ? MT_HTML : MT_GEOJSON, "Page précédente",
-		    q.offset > q.limit ? q.offset - q.limit : 0,
+		    prev_offset(q.offset, q.limit, matched),
 		    fmt == FMT_HTML ? "html" : fs));
 	doc = json_pack("{s:s, s:I, s:I, s:o, s:o}", "type", "FeatureCollection",
 	    "numberMatched", (json_int_t)matched, "numberReturned",

@@ -62,6 +62,7 @@ struct param_val {
 /* Route flags. */
 #define R_NOAUTH	0x01	/* credentials are not looked at (login, reset) */
 #define R_SECRET	0x02	/* the body holds secrets: wiped after use */
+#define R_CORS		0x04	/* open data: any origin may read every answer */
 
 struct route {
 	const char		*method;

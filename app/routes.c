@@ -304,34 +304,35 @@ static const struct param_spec p_widget[] = {
 #define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
 
 #define JSONB(n)	n, BODY_JSON
+/* Open data: credentials are not looked at, any origin may read. */
+#define OPEN		(R_NOAUTH | R_CORS)
 #define NOBODY		0, NULL
 
 const struct route route_table[] = {
 	{ "GET",    "/healthz", health_get, ACT_PUBLIC, NULL, NOBODY, 0,
 	    "État du serveur et de sa base" },
-	{ "GET",    "/ogc", ogc_landing, ACT_PUBLIC, p_ogc, NOBODY, 0,
+	{ "GET",    "/ogc", ogc_landing, ACT_PUBLIC, p_ogc, NOBODY, OPEN,
 	    "OGC API Features : page d'accueil" },
 	{ "GET",    "/ogc/conformance", ogc_conformance, ACT_PUBLIC, p_ogc,
-	    NOBODY, 0,
-	    "OGC API Features : classes de conformité" },
-	{ "GET",    "/ogc/api", ogc_api, ACT_PUBLIC, NULL, NOBODY, 0,
+	    NOBODY, OPEN, "OGC API Features : classes de conformité" },
+	{ "GET",    "/ogc/api", ogc_api, ACT_PUBLIC, NULL, NOBODY, OPEN,
 	    "OGC API Features : définition OpenAPI 3.0" },
 	{ "GET",    "/ogc/collections", ogc_collections, ACT_PUBLIC, p_ogc_ld,
-	    NOBODY, 0,
+	    NOBODY, OPEN,
 	    "OGC API Features : collections (catalogue DCAT-AP avec f=jsonld)" },
 	{ "GET",    "/ogc/collections/{collectionId}", ogc_collection,
-	    ACT_PUBLIC, p_ogc_coll, NOBODY, 0,
+	    ACT_PUBLIC, p_ogc_coll, NOBODY, OPEN,
 	    "OGC API Features : une collection (jeu DCAT-AP avec f=jsonld)" },
 	{ "GET",    "/ogc/collections/{collectionId}/queryables", ogc_queryables,
-	    ACT_PUBLIC, p_ogc_coll, NOBODY, 0,
+	    ACT_PUBLIC, p_ogc_coll, NOBODY, OPEN,
 	    "OGC API Features : filtres d'une collection" },
 	{ "GET",    "/ogc/collections/{collectionId}/items", ogc_items,
-	    ACT_PUBLIC, p_ogc_items, NOBODY, 0,
+	    ACT_PUBLIC, p_ogc_items, NOBODY, OPEN,
 	    "OGC API Features : objets validés d'une collection" },
 	{ "GET",    "/ogc/collections/{collectionId}/items/{featureId}",
-	    ogc_item, ACT_PUBLIC, p_ogc_item, NOBODY, 0,
+	    ogc_item, ACT_PUBLIC, p_ogc_item, NOBODY, OPEN,
 	    "OGC API Features : un objet validé" },
-	{ "GET",    "/widget", ogc_widget, ACT_PUBLIC, p_widget, NOBODY, 0,
+	{ "GET",    "/widget", ogc_widget, ACT_PUBLIC, p_widget, NOBODY, R_NOAUTH,
 	    "Carte intégrable des objets validés d'un thème sur un territoire" },
 	{ "POST",   "/csp-report", csp_report, ACT_PUBLIC, NULL, SMALL_BODY,
 	    "application/csp-report", R_NOAUTH,
