@@ -871,7 +871,8 @@ bad_param(struct req *r, const char *code, const char *msg, const char *field)
 static void
 bbox_where(struct items_q *q, struct ogcp_bbox bb, int l93)
 {
-	const char	*env;
+	const char	*env[4];
+	int		 i;
 
 	if (l93 && (bb.maxx < L93_MINX || bb.minx > L93_MAXX ||
 	    bb.maxy < L93_MINY || bb.miny > L93_MAXY)) {
@@ -888,13 +889,14 @@ bbox_where(struct items_q *q, struct ogcp_bbox bb, int l93)
 	snprintf(q->num[1], 32, "%.17g", bb.miny);
 	snprintf(q->num[2], 32, "%.17g", bb.maxx);
 	snprintf(q->num[3], 32, "%.17g", bb.maxy);
-	/* ST_Intersects brings its own index condition (PostGIS 3). */
-	env = addv(q, q->num[0]);
+	/* ST_Intersects brings its own index condition (PostGIS 3). The
+	 * parameters are numbered in order: one addv per statement. */
+	for (i = 0; i < 4; i++)
+		env[i] = addv(q, q->num[i]);
 	buf_appendf(&q->where, " AND ST_Intersects(s.geom, %s%s, %s, %s, "
 	    "%s, %s)%s))", l93 ? "ST_Transform(ST_Segmentize("
-	    "ST_MakeEnvelope(" : "(ST_MakeEnvelope(", env,
-	    addv(q, q->num[1]), addv(q, q->num[2]), addv(q, q->num[3]),
-	    l93 ? "2154" : "4326", l93 ? ", 1000), 4326" : "");
+	    "ST_MakeEnvelope(" : "(ST_MakeEnvelope(", env[0], env[1], env[2],
+	    env[3], l93 ? "2154" : "4326", l93 ? ", 1000), 4326" : "");
 }
 
 /*
@@ -1018,10 +1020,12 @@ items_run(struct req *r, struct items_q *q)
 	struct db_err	 e;
 	struct buf	 sql = { 0 };
 	PGresult	*res;
-	const char	*where = q->where.data ? q->where.data : "";
+	const char	*where = q->where.data ? q->where.data : "", *lim, *off;
 
 	snprintf(q->num[4], 32, "%lld", q->limit);
 	snprintf(q->num[5], 32, "%lld", q->offset);
+	lim = addv(q, q->num[4]);
+	off = addv(q, q->num[5]);
 	buf_appendf(&sql, "WITH m AS (SELECT count(*) AS n FROM submissions s "
 	    "WHERE " PUBLISHED "%s), l AS (SELECT " LASTMOD " AS t) "
 	    "SELECT m.n, l.t, p.* FROM m CROSS JOIN l LEFT JOIN LATERAL (SELECT "
@@ -1031,8 +1035,7 @@ items_run(struct req *r, struct items_q *q)
 	    "organisations o ON o.id = s.organisation_id WHERE " PUBLISHED "%s "
 	    "ORDER BY s.id LIMIT %s OFFSET %s) p ON true", where, q->out2154 ?
 	    "ST_AsGeoJSON(ST_Transform(s.geom, 2154), 2, 0)" :
-	    "ST_AsGeoJSON(s.geom, 7, 0)", where, addv(q, q->num[4]),
-	    addv(q, q->num[5]));
+	    "ST_AsGeoJSON(s.geom, 7, 0)", where, lim, off);
 	res = db_query(&e, DB_IDEMPOTENT, sql.data, q->nv, q->v);
 	buf_free(&sql);
 	if (res == NULL)
