@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startServer, psql, runGuichet, makeTemp, rmTemp, sleep, waitFor, assertErrorBody, REFDATA,
+  pointsIn as harnessPointsIn,
 } from './harness.mjs';
 import { Client, TokenClient, FAST_ARGON2, addOrg, addUser } from './accounts.mjs';
 import {
@@ -74,17 +75,8 @@ after(async () => {
 // --- helpers -----------------------------------------------------------------------
 
 const sub = (g, id = '') => `/api/v1/guichets/${g}/submissions${id === '' ? '' : `/${id}`}`;
-let seed = 0;
 
-/** n points well inside commune code (from its outline), 6 decimals. */
-function pointsIn(code, n) {
-  const out = psql(srv.db, `SELECT round(ST_X(p)::numeric, 6) || ' ' || round(ST_Y(p)::numeric, 6) FROM
-    (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(geom, -0.003), ${n}, ${++seed}))).geom p FROM ref_zones
-     WHERE kind = 'commune' AND code = '${code}') q`);
-  const pts = out.split('\n').filter(Boolean).map((l) => ({ type: 'Point', coordinates: l.split(' ').map(Number) }));
-  assert.equal(pts.length, n, `points in ${code}`);
-  return pts;
-}
+const pointsIn = (code, n) => harnessPointsIn(srv.db, code, n);
 
 /** A square around a point (counterclockwise unless cw), side 2·h degrees. */
 function square([x, y], h = 0.0004, cw = false) {

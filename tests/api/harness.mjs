@@ -106,10 +106,14 @@ export function runGuichet(args, env = {}, { cwd = ROOT, timeoutMs = 60_000 * SL
   return out;
 }
 
-/** Like runGuichet, without blocking: resolves with {status, signal, stdout, stderr}. */
-export function runGuichetAsync(args, env = {}, { cwd = ROOT, timeoutMs = 60_000 * SLOW } = {}) {
+/**
+ * Runs cmd without blocking (a server under test, child of this process,
+ * keeps its log pipe drained meanwhile); killed after timeoutMs. Resolves
+ * with {status, signal, stdout, stderr}.
+ */
+export function spawnCollect(cmd, args, { cwd = ROOT, env = process.env, timeoutMs = 60_000 * SLOW } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd, env: guichetEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
@@ -118,15 +122,31 @@ export function runGuichetAsync(args, env = {}, { cwd = ROOT, timeoutMs = 60_000
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
-      try {
-        assertNoSanitizerReport(stderr, `guichet ${args.join(' ')}`);
-      } catch (e) {
-        reject(e);
-        return;
-      }
       resolve({ status, signal, stdout, stderr });
     });
   });
+}
+
+/** Like runGuichet, without blocking: resolves with {status, signal, stdout, stderr}. */
+export async function runGuichetAsync(args, env = {}, { cwd = ROOT, timeoutMs = 60_000 * SLOW } = {}) {
+  const r = await spawnCollect(BIN, args, { cwd, env: guichetEnv(env), timeoutMs });
+  assertNoSanitizerReport(r.stderr, `guichet ${args.join(' ')}`);
+  return r;
+}
+
+let pointSeed = 0;
+
+/**
+ * n points well inside commune code (from its reference outline, 300 m in),
+ * as GeoJSON, 6 decimals; a new draw at each call.
+ */
+export function pointsIn(db, code, n) {
+  const out = psql(db, `SELECT round(ST_X(p)::numeric, 6) || ' ' || round(ST_Y(p)::numeric, 6) FROM
+    (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(geom, -0.003), ${n}, ${++pointSeed}))).geom p FROM ref_zones
+     WHERE kind = 'commune' AND code = '${code}') q`);
+  const pts = out.split('\n').filter(Boolean).map((l) => ({ type: 'Point', coordinates: l.split(' ').map(Number) }));
+  assert.equal(pts.length, n, `points in ${code}`);
+  return pts;
 }
 
 /** `guichet migrate` with env (PGDATABASE=... typically); fails unless it exits 0. */

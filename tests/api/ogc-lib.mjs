@@ -2,7 +2,7 @@
 // open-data client makes them (no session), walking the next/prev links of
 // a collection, GDAL's command-line tools on the OAPIF driver, coordinates.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnCollect } from './harness.mjs';
 
 export const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
 export const L93 = 'http://www.opengis.net/def/crs/EPSG/0/2154';
@@ -95,30 +95,13 @@ export function meets(geom, [minx, miny, maxx, maxy]) {
  * {stdout, stderr}. Asynchronous: the server under test is a child of this
  * process, and its log pipe must be drained while GDAL talks to it.
  */
-export function gdal(cmd, args, { timeoutMs = 120_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      // The server under test is local: never through a proxy.
-      env: { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', GDAL_HTTP_TIMEOUT: '60' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      try {
-        assert.equal(status, 0, `${cmd} ${args.join(' ')} (${signal ?? status}):\n${stderr}`);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      resolve({ stdout, stderr });
-    });
+export async function gdal(cmd, args, { timeoutMs = 120_000 } = {}) {
+  // The server under test is local: never through a proxy.
+  const r = await spawnCollect(cmd, args, {
+    env: { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', GDAL_HTTP_TIMEOUT: '60' }, timeoutMs,
   });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} (${r.signal ?? r.status}):\n${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr };
 }
 
 /**
