@@ -1,12 +1,8 @@
 /*
  * submission.c — creating, editing and reading submissions.
  *
- * One check serves creation and edition: the form engine on the
- * attributes, then GEOS on the geometry, then the commune the geometry falls
- * in (from the in-memory index: it fills the commune field when empty, and
- * a different one is an error, or a warning near a border), then the
- * author's territory, then the duplicate search in PostGIS. A draft is saved
- * with its problems listed; a submission is refused (422) while any error
+ * One check (check.c) serves creation and edition. A draft is saved with
+ * its problems listed; a submission is refused (422) while any error
  * remains, or while warnings are not confirmed (confirm_warnings).
  */
 #include <stdio.h>
@@ -14,15 +10,13 @@
 #include <string.h>
 
 #include "audit.h"
-#include "commune.h"
+#include "check.h"
 #include "db.h"
 #include "form.h"
-#include "geom.h"
 #include "http.h"
 #include "moderation.h"
 #include "notify.h"
 #include "submission.h"
-#include "territory.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -55,249 +49,17 @@ sub_form(struct req *r)
 	http_reply_json(r, 200, json_incref(form_definition(form_of(r))));
 }
 
-struct check {
-	const struct form	*form;
-	json_t			*clean;		/* typed attributes */
-	json_t			*errors;
-	json_t			*warnings;
-	GEOSGeometry		*geom;
-	char			*hexwkb;
-	char			 commune[8];
-	char			 dept[4];
-	int			 outside;	/* commune outside the author's territory */
-	int64_t			 target;	/* an amendment's object, never its look-alike */
-};
-
-static void
-check_free(struct check *c)
-{
-	json_decref(c->clean);
-	json_decref(c->errors);
-	json_decref(c->warnings);
-	if (c->geom != NULL)
-		GEOSGeom_destroy_r(geom_ctx(), c->geom);
-	free(c->hexwkb);
-}
-
-/*
- * Nearby objects of the same guichet: within the form's radius and with a
- * similar name, or, for addresses, the same number, suffix and street.
- */
+/* check_run on a request: the database's failure is answered (-1). */
 static int
-duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
+check_or_reply(struct req *r, struct check *c, json_t *attrs,
+    json_t *geometry, int complete, int64_t self)
 {
-	json_t		*dup = json_object_get(json_object_get(form_definition(
-			    c->form), "geometry"), "duplicates");
-	json_t		*same = json_object_get(dup, "same"), *cands;
-	double		 radius = json_number_value(json_object_get(dup,
-			    "radius_m"));
-	double		 sim = json_number_value(json_object_get(dup,
-			    "similarity"));
-	const char	*name = json_string_value(json_object_get(c->clean,
-			    form_name_field(c->form)));
-	char		 rad[32], deg[32], simt[32], id[24], oid[24], *keys, *attrs;
-	char		 tid[24];
-	const char	*v[12];
-	PGresult	*res;
+	struct db_err	e;
 
-	if (c->hexwkb == NULL)
+	if (check_run(c, r->who, attrs, geometry, complete, self, &e) == 0)
 		return 0;
-	snprintf(tid, sizeof(tid), "%lld", (long long)c->target);
-	snprintf(rad, sizeof(rad), "%g", radius);
-	snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
-	snprintf(simt, sizeof(simt), "%g", sim);
-	snprintf(id, sizeof(id), "%lld", (long long)self);
-	snprintf(oid, sizeof(oid), "%lld", (long long)org);
-	keys = same ? json_dumps(same, JSON_COMPACT) : NULL;
-	attrs = json_dumps(c->clean, JSON_COMPACT);
-	v[0] = form_guichet(c->form);
-	v[1] = c->hexwkb;
-	v[2] = rad;
-	v[3] = deg;
-	v[4] = id;
-	v[5] = name;
-	v[6] = simt;
-	v[7] = keys;
-	v[8] = attrs;
-	v[9] = oid;
-	v[10] = c->commune[0] ? c->commune : NULL;
-	v[11] = c->target ? tid : NULL;
-	/*
-	 * Two ways to be alike. With "same" keys (addresses: number, suffix,
-	 * street), every key equal once case and blanks are folded, in the
-	 * same commune, wherever the point: the same literal address. Else
-	 * within the radius with a similar name (pg_trgm), or any name when
-	 * none is given. Only what the author may know of is listed: its
-	 * organisation's submissions, and validated objects.
-	 */
-	res = db_query(e, DB_IDEMPOTENT, "SELECT coalesce(json_agg(json_build_object("
-	    "'id', id, 'label', label, 'state', state, 'distance_m', d) ORDER BY d), "
-	    "'[]') FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::"
-	    "geography, $2::geometry::geography))::int AS d FROM submissions s "
-	    "WHERE s.guichet = $1 AND s.id <> $5::bigint "
-	    "AND s.id IS DISTINCT FROM $12::bigint AND s.operation = 'create' "
-	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected', 'deleted') "
-	    "AND (s.organisation_id = $10::bigint OR s.state = 'validated') "
-	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN s.insee_commune = $11 "
-	    "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
-	    "  WHERE lower(regexp_replace(btrim(coalesce(s.attributes->>k, '')), "
-	    "  '\\s+', ' ', 'g')) <> lower(regexp_replace(btrim(coalesce("
-	    "  ($9::jsonb)->>k, '')), '\\s+', ' ', 'g'))) "
-	    "ELSE ST_DWithin(s.geom, $2::geometry, $4::float8) "
-	    "  AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
-	    "  AND ($6::text IS NULL OR similarity(s.label, $6) >= $7::float4) END "
-	    "ORDER BY 4 LIMIT 5) t", 12, v);
-	free(keys);
-	free(attrs);
-	if (res == NULL)
-		return -1;
-	cands = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	PQclear(res);
-	if (json_array_size(cands) > 0) {
-		json_t *first = json_array_get(cands, 0), *w;
-
-		form_problem(c->warnings, "geometry", "duplicate_nearby",
-		    "Un objet semblable existe déjà à %lld m : « %s » (n° %lld). "
-		    "Vérifiez qu'il ne s'agit pas du même.",
-		    (long long)json_integer_value(json_object_get(first,
-		    "distance_m")), json_string_value(json_object_get(first,
-		    "label")) ? json_string_value(json_object_get(first, "label")) :
-		    "sans nom", (long long)json_integer_value(json_object_get(first,
-		    "id")));
-		w = json_array_get(c->warnings, json_array_size(c->warnings) - 1);
-		json_object_set(w, "candidates", cands);
-	}
-	json_decref(cands);
-	return 0;
-}
-
-/*
- * Checks against the COG commune list (when it is loaded): a commune
- * déléguée must belong to the commune, a postcode must be one of the
- * commune's. Both are warnings: the list has a vintage, the ground moves.
- */
-static int
-cog_checks(struct check *c, struct db_err *e)
-{
-	const char	*deleguee = json_string_value(json_object_get(c->clean,
-			    "commune_deleguee_insee"));
-	const char	*cp = json_string_value(json_object_get(c->clean,
-			    "code_postal"));
-	const char	*v[3] = { c->commune, deleguee, cp };
-	PGresult	*res;
-
-	if (c->commune[0] == '\0' || (deleguee == NULL && cp == NULL))
-		return 0;
-	res = db_query(e, DB_IDEMPOTENT, "SELECT "
-	    "$2::text IS NULL OR EXISTS (SELECT 1 FROM ref_communes WHERE "
-	    "  code = $2 AND type IN ('commune-deleguee', 'commune-associee') "
-	    "  AND chef_lieu = $1), "
-	    "$3::text IS NULL OR EXISTS (SELECT 1 FROM ref_communes WHERE "
-	    "  code = $1 AND type = 'commune-actuelle' AND $3 = ANY(codes_postaux)), "
-	    "EXISTS (SELECT 1 FROM ref_communes WHERE code = $1 "
-	    "  AND type = 'commune-actuelle')", 3, v);
-	if (res == NULL)
-		return -1;
-	if (PQgetvalue(res, 0, 2)[0] == 't') {	/* the list knows the commune */
-		if (PQgetvalue(res, 0, 0)[0] != 't')
-			form_problem(c->warnings, "commune_deleguee_insee",
-			    "deleguee_inconnue", "%s n'est pas une commune "
-			    "déléguée ou associée de la commune %s.", deleguee,
-			    c->commune);
-		if (PQgetvalue(res, 0, 1)[0] != 't')
-			form_problem(c->warnings, "code_postal",
-			    "code_postal_inconnu", "Le code postal %s n'est pas "
-			    "celui de la commune %s.", cp, c->commune);
-	}
-	PQclear(res);
-	return 0;
-}
-
-/*
- * Runs every check on a request's attributes and geometry into c. Returns
- * 0, or -1 after answering (a database failure).
- */
-static int
-run_check(struct req *r, struct check *c, json_t *attrs, json_t *geometry,
-    int complete, int64_t self)
-{
-	const char		*cf = form_commune_field(c->form);
-	json_t			*v;
-	struct commune_hit	 hit;
-	struct geom_error	 ge;
-	struct db_err		 e;
-	const char		*given, *where = NULL;
-	double			 x, y, m;
-	int			 located = 0;
-
-	c->errors = json_array();
-	c->warnings = json_array();
-	/* The geometry first: the commune it falls in fills an empty commune
-	 * field before the form checks that it is there. */
-	if (geometry != NULL && !json_is_null(geometry)) {
-		c->geom = geom_read(geometry, form_geometry_types(c->form), &ge);
-		if (c->geom == NULL)
-			form_problem(c->errors, "geometry", ge.code, "%s",
-			    ge.message);
-		/* A geometry given but not read is never a missing one. */
-		if (c->geom == NULL && json_array_size(c->errors) == 0)
-			form_problem(c->errors, "geometry", "geometry_parse",
-			    "La géométrie n'a pas pu être lue.");
-	}
-	if (c->geom != NULL) {
-		c->hexwkb = geom_hexwkb(c->geom);
-		if (commune_index_ensure() > 0 && geom_anchor(c->geom, &x, &y) == 0) {
-			if ((located = commune_locate(x, y, &hit)) == 0)
-				form_problem(c->errors, "geometry",
-				    "geometry_outside", "L'objet est hors du "
-				    "territoire couvert par le guichet (%.5f "
-				    "%.5f).", x, y);
-		}
-	}
-	v = json_is_object(attrs) ? json_object_get(attrs, cf) : NULL;
-	if (located && (v == NULL || json_is_null(v) || (json_is_string(v) &&
-	    json_string_length(v) == 0))) {
-		attrs = json_copy(attrs);
-		json_object_set_new(attrs, cf, json_string(hit.code));
-	} else
-		json_incref(attrs);
-	form_validate(c->form, attrs, complete, &c->clean, c->errors,
-	    c->warnings);
-	json_decref(attrs);
-	if (complete && (geometry == NULL || json_is_null(geometry)))
-		form_problem(c->errors, "geometry", "geometry_missing",
-		    "Placez l'objet sur la carte : la géométrie est obligatoire.");
-	given = json_string_value(json_object_get(c->clean, cf));
-	if (located && given != NULL && strcmp(given, hit.code) != 0) {
-		/* Outlines are simplified: near the commune given, a
-		 * different one is only worth a warning. */
-		m = commune_distance(given, x, y);
-		if (m >= 0 && m <= COMMUNE_TOLERANCE_M)
-			form_problem(c->warnings, cf, "commune_border", "L'objet "
-			    "est en limite de la commune %s, dans %s (%s) "
-			    "d'après les contours : vérifiez la commune.", given,
-			    hit.nom, hit.code);
-		else {
-			form_problem(c->errors, cf, "commune_mismatch", "L'objet "
-			    "est dans la commune %s (%s), pas dans %s.", hit.nom,
-			    hit.code, given);
-			where = hit.code;	/* the territory is the map's */
-		}
-	}
-	if (where == NULL)
-		where = given;
-	if (where != NULL) {
-		snprintf(c->commune, sizeof(c->commune), "%s", given ? given : where);
-		terr_dept_of(c->commune, c->dept);
-		c->outside = authz_place(r->who, ACT_SUBMIT, where).status != 0;
-	}
-	if (complete && json_array_size(c->errors) == 0 &&
-	    (cog_checks(c, &e) != 0 ||
-	    duplicates(c, self, r->who->org_id, &e) != 0)) {
-		db_reply_error(r, &e);
-		return -1;
-	}
-	return 0;
+	db_reply_error(r, &e);
+	return -1;
 }
 
 /* 422 with the lists, in the one error shape plus "errors" and "warnings". */
@@ -545,7 +307,7 @@ sub_create(struct req *r)
 		    "peut pas être soumise dès sa création.", "submit");
 		goto out;
 	}
-	if (run_check(r, &c, in, geometry, submit, 0) ||
+	if (check_or_reply(r, &c, in, geometry, submit, 0) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->who->user_id);
@@ -687,7 +449,7 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 	    NULL : json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	PQclear(res);
 	res = NULL;
-	if (run_check(r, &c, attrs, geom, submit, id) ||
+	if (check_or_reply(r, &c, attrs, geom, submit, id) ||
 	    (go = gate(r, &c, submit)) < 0)
 		goto out;
 	attrs_s = json_dumps(c.clean, JSON_COMPACT);
