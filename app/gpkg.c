@@ -4,14 +4,13 @@
  * The library rather than ogr2ogr: rows go from the cursor straight into
  * OGR features with the types the form declares (a subprocess would need
  * an intermediate file and would guess types from it), one process, and
- * errors come back as values. Drivers are registered once, without the
- * plugins: only the GeoPackage driver is registered. Features are written
+ * errors come back as values. Drivers are registered once (gdalinit.c).
+ * Features are written
  * in transactions of 100,000; GDAL builds the spatial index at the end, as
  * ogr2ogr does. SQLite does not sync at each transaction: the job syncs
  * the finished file once, before recording it (export.c).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,24 +23,13 @@
 #include <sodium.h>
 
 #include "form.h"
+#include "gdalinit.h"
 #include "geom.h"
 #include "util.h"
 #include "xformat.h"
 
 #define BATCH	100000
 
-/* Declared with C linkage in GDAL's ogrsf_frmts.h, a C++ header. */
-void	 RegisterOGRGeoPackage(void);
-
-static pthread_once_t	once = PTHREAD_ONCE_INIT;
-
-static void
-gdal_init(void)
-{
-	CPLSetConfigOption("GDAL_DRIVER_PATH", "disable");
-	CPLSetConfigOption("OGR_SQLITE_SYNCHRONOUS", "OFF");
-	RegisterOGRGeoPackage();
-}
 
 /* The layer's geometry type: what the form allows, polygons as multi. */
 static OGRwkbGeometryType
@@ -137,7 +125,7 @@ gpkg_write(const struct xf_spec *x, PGconn *c, const char *path,
 	int		 rc = -1, intx = 0;
 
 	*rows = 0;
-	pthread_once(&once, gdal_init);
+	gdal_init_once();
 	CPLPushErrorHandler(CPLQuietErrorHandler);
 	CPLErrorReset();
 	if ((drv = GDALGetDriverByName("GPKG")) == NULL) {
