@@ -46,6 +46,7 @@ struct field {
 	const char	*pattern_message;
 	json_t		*dflt;
 	int		 queryable;	/* a filter of the open-data API */
+	json_t		*exports;	/* the "export" object */
 };
 
 struct rule {
@@ -242,6 +243,7 @@ load_field(struct form *f, size_t i, json_t *def, const char *name,
 		    "pattern_message"));
 	}
 	fd->dflt = json_object_get(def, "default");
+	fd->exports = json_object_get(def, "export");
 	if (!json_is_object(json_object_get(def, "export")) ||
 	    json_object_size(json_object_get(def, "export")) == 0)
 		return bad(err, errlen, name, "%s.export: the field's column in "
@@ -1099,20 +1101,79 @@ form_validate(const struct form *f, json_t *attrs, int complete,
 }
 
 /*
+ * Text from a file or a query string, as the JSON value the field's type
+ * wants: an integer, true or false (also 1/0, oui/non, vrai/faux, o/n,
+ * yes/no), a list split at the field's export separator (or | , ;), else
+ * the text. Text that does not read as the type stays text, so that
+ * read_value reports the type error with its field and label.
+ */
+static json_t *
+text_value(const struct field *fd, const char *raw)
+{
+	static const char *const yes[] = { "true", "1", "oui", "vrai", "o",
+	    "yes", "y", NULL };
+	static const char *const no[] = { "false", "0", "non", "faux", "n",
+	    "no", NULL };
+	const char	*sep;
+	char		*end, *copy, *p, *tok;
+	long long	 x;
+	json_t		*list;
+	size_t		 i;
+
+	switch (fd->type) {
+	case F_INTEGER:
+		errno = 0;
+		x = strtoll(raw, &end, 10);
+		if (raw[0] != '\0' && *end == '\0' && errno == 0)
+			return json_integer(x);
+		break;
+	case F_BOOLEAN:
+		for (i = 0; yes[i] != NULL; i++)
+			if (strcasecmp(raw, yes[i]) == 0)
+				return json_true();
+		for (i = 0; no[i] != NULL; i++)
+			if (strcasecmp(raw, no[i]) == 0)
+				return json_false();
+		break;
+	case F_ENUM_LIST:
+		sep = json_string_value(json_object_get(fd->exports,
+		    "separator"));
+		list = json_array();
+		copy = xstrdup(raw);
+		for (p = copy; (tok = strsep(&p, sep ? sep : "|,;")) != NULL;) {
+			utf8_trim(tok);
+			if (tok[0] != '\0')
+				json_array_append_new(list, json_string(tok));
+		}
+		free(copy);
+		return list;
+	default:
+		break;
+	}
+	return json_string(raw);
+}
+
+json_t *
+form_text_value(const struct form *f, const char *field, const char *text)
+{
+	const struct field	*fd = field_find(f, field);
+
+	return fd == NULL ? NULL : text_value(fd, text);
+}
+
+/*
  * A filter of the open-data API comes as query text: it is read as the
- * field's type (an integer, true or false, a text) and then checked by the
- * same read_value as a submitted value, so that a filter accepts exactly
- * the values a record can hold. An enum_list field matches the records
- * whose list holds the value, hence a one-item list for jsonb containment.
+ * field's type (text_value) and then checked by the same read_value as a
+ * submitted value, so that a filter accepts exactly the values a record
+ * can hold. An enum_list field matches the records whose list holds the
+ * values given, by jsonb containment.
  */
 json_t *
 form_filter_value(const struct form *f, const char *field, const char *raw,
     json_t *errors)
 {
 	const struct field	*fd = field_find(f, field);
-	json_t			*in = NULL, *out = NULL;
-	char			*end;
-	long long		 x;
+	json_t			*in, *out;
 	int			 bad_value;
 
 	if (fd == NULL || !fd->queryable)
@@ -1122,28 +1183,8 @@ form_filter_value(const struct form *f, const char *field, const char *raw,
 		    "pas un texte UTF-8 valide.", fd->label);
 		return NULL;
 	}
-	switch (fd->type) {
-	case F_INTEGER:
-		errno = 0;
-		x = strtoll(raw, &end, 10);
-		if (raw[0] != '\0' && *end == '\0' && errno == 0)
-			in = json_integer(x);
-		else
-			in = json_string(raw);	/* read_value names the type */
-		break;
-	case F_BOOLEAN:
-		in = strcmp(raw, "true") == 0 ? json_true() :
-		    strcmp(raw, "false") == 0 ? json_false() : json_string(raw);
-		break;
-	case F_ENUM_LIST:
-		in = json_pack("[s]", raw);
-		break;
-	default:
-		in = json_string(raw);
-		break;
-	}
-	if (in != NULL)
-		out = read_value(fd, in, errors, &bad_value);
+	in = text_value(fd, raw);
+	out = read_value(fd, in, errors, &bad_value);
 	json_decref(in);
 	if (out == NULL && json_array_size(errors) == 0)
 		form_problem(errors, fd->name, "filter_empty", "Le filtre « %s » "

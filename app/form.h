@@ -64,6 +64,14 @@ json_t		*form_filter_value(const struct form *, const char *field,
 		    const char *raw, json_t *errors);
 
 /*
+ * Text (a file's cell) as the JSON value field wants, before validation:
+ * integer, boolean (true/false, 1/0, oui/non…), list (split at the field's
+ * export separator, or | , ;), else text. NULL for an undeclared field.
+ */
+json_t		*form_text_value(const struct form *, const char *field,
+		    const char *text);
+
+/*
  * Validates attrs. complete: a submission (required fields are required);
  * otherwise a draft, where only the values given are checked. Fills
  * *clean with the declared fields only, typed (the caller decrefs), and
