@@ -68,6 +68,9 @@ static const struct key keys[] = {
 	{ "digest_hour",	  C_INT,  O(digest_hour),	"7", 0, 23, NULL },
 	{ "export_dir",		  C_STR,  O(export_dir),	"var/exports", 0, 0, NULL },
 	{ "export_workers",	  C_INT,  O(export_workers),	"1", 0, 8, NULL },
+	{ "import_dir",		  C_STR,  O(import_dir),	"var/imports", 0, 0, NULL },
+	{ "import_max_bytes",	  C_INT,  O(import_max_bytes),	"268435456", 1024, 4294967296LL, NULL },
+	{ "import_workers",	  C_INT,  O(import_workers),	"1", 0, 8, NULL },
 	{ "map_tiles_url",	  C_STR,  O(map_tiles_url),	"https://data.geopf.fr/wmts?"
 	    "SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=GEOGRAPHICALGRIDSYSTEMS."
 	    "PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM&FORMAT=image/png&TILEMATRIX={z}&"

@@ -43,6 +43,9 @@ struct conf {
 	long long digest_hour;
 	char	*export_dir;
 	long long export_workers;
+	char	*import_dir;
+	long long import_max_bytes;
+	long long import_workers;
 	char	*map_tiles_url;
 	char	*map_tiles_attribution;
 	char	*widget_frame_ancestors;

@@ -35,6 +35,7 @@
 #include "html.h"
 #include "http.h"
 #include "ratelimit.h"
+#include "upload.h"
 
 static atomic_int	active_requests;
 
@@ -426,6 +427,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->route != NULL && (r->route->flags & R_SECRET) && r->body.data)
 		sodium_memzero(r->body.data, r->body.cap);
 	buf_free(&r->body);
+	upload_free(r->upload);
 	identity_free(r->who);
 	json_decref(r->json);
 	free(r->target);
@@ -554,7 +556,10 @@ decide_early(struct req *r)
 		declared = strtoull(cl, NULL, 10);
 	has_body = r->has_body = declared > 0 || te != NULL;
 	r->body_limit = r->route ? r->route->body_max : 0;
-	if (r->body_limit > (size_t)conf.request_body_max)
+	if (r->route != NULL && (r->route->flags & R_UPLOAD)) {
+		if (r->body_limit > (size_t)conf.import_max_bytes)
+			r->body_limit = conf.import_max_bytes;
+	} else if (r->body_limit > (size_t)conf.request_body_max)
 		r->body_limit = conf.request_body_max;
 	if (has_body && (r->body_limit == 0 || declared > r->body_limit)) {
 		http_reply_error(r, 413, "body_too_large", r->body_limit == 0 ?
@@ -562,7 +567,7 @@ decide_early(struct req *r)
 		    "Le corps de la requête dépasse la taille autorisée.", NULL);
 		return 1;
 	}
-	if (has_body) {
+	if (has_body && !(r->route->flags & R_UPLOAD)) {
 		ct = req_header(r, "Content-Type");
 		ctlen = strlen(r->route->body_type);
 		if (ct == NULL || strncasecmp(ct, r->route->body_type, ctlen) != 0 ||
@@ -674,9 +679,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			r->body.cap = r->body_limit + 1;
 		}
 		if (!r->body_too_large) {
-			if (r->body.len + *upload_data_size > r->body_limit)
+			if (r->body.len + *upload_data_size > r->body_limit ||
+			    (r->upload != NULL && upload_bytes(r->upload) +
+			    *upload_data_size > r->body_limit))
 				r->body_too_large = 1;
-			else
+			else if (r->route != NULL &&
+			    (r->route->flags & R_UPLOAD)) {
+				/* A file: to disk as it comes, never held. */
+				if (r->upload == NULL &&
+				    (r->upload = upload_begin()) == NULL)
+					r->body_too_large = 1;
+				else
+					upload_write(r->upload, upload_data,
+					    *upload_data_size);
+			} else
 				buf_append(&r->body, upload_data,
 				    *upload_data_size);
 		}
@@ -693,7 +709,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "Le corps de la requête dépasse la taille autorisée.", NULL);
 	} else if (r->route == NULL)
 		asset_serve(r);
-	else if (parse_body_params(r) == 0)
+	else if (r->route->flags & R_UPLOAD) {
+		if (r->upload == NULL || upload_finish(r->upload) != 0)
+			http_reply_error(r, r->upload == NULL ? 400 : 507,
+			    r->upload == NULL ? "file_missing" :
+			    "storage_failed", r->upload == NULL ? "Le corps "
+			    "de la requête doit être le fichier." : "Le fichier "
+			    "n'a pas pu être enregistré sur le serveur.", NULL);
+		else
+			r->route->handler(r);
+	} else if (parse_body_params(r) == 0)
 		r->route->handler(r);
 	return queue(r);
 }

@@ -39,6 +39,7 @@ struct req {
 	unsigned		 status;
 	size_t			 bytes;
 	char			 etag[24];	/* set: sent with a JSON answer */
+	struct upload		*upload;	/* R_UPLOAD: the body, on disk */
 };
 
 /* Runs the server until SIGINT or SIGTERM; returns the exit status. */

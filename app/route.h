@@ -63,6 +63,8 @@ struct param_val {
 #define R_NOAUTH	0x01	/* credentials are not looked at (login, reset) */
 #define R_SECRET	0x02	/* the body holds secrets: wiped after use */
 #define R_CORS		0x04	/* open data: any origin may read every answer */
+#define R_UPLOAD	0x08	/* the body is a file: to disk (upload.h), any type,
+				 * up to conf.import_max_bytes */
 
 struct route {
 	const char		*method;

@@ -19,12 +19,14 @@ export class Client {
 
   async req(method, path, body, { csrf = true, headers = {} } = {}) {
     const h = { Accept: 'application/json' };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
+    // A Buffer is a file (an import): sent as it is.
+    const file = body instanceof Uint8Array;
+    if (body !== undefined) h['Content-Type'] = file ? 'application/octet-stream' : 'application/json';
     Object.assign(h, headers);
     if (this.cookie) h.Cookie = this.cookie;
     if (csrf && this.csrf && !['GET', 'HEAD'].includes(method)) h['X-CSRF-Token'] = this.csrf;
     const res = await fetch(this.base + path, {
-      method, headers: h, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers: h, body: body === undefined ? undefined : file ? body : JSON.stringify(body),
     });
     const text = await res.text();
     this.seen.push(text, JSON.stringify([...res.headers]));
