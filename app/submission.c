@@ -31,12 +31,6 @@
 	"s.due_at, 'created_at', s.created_at, 'updated_at', s.updated_at, " \
 	"'submitted_at', s.submitted_at)"
 
-/* An address's street gets its stable id (voies) as it is saved. */
-#define VOIE_UID(guichet, commune, attrs) \
-	"CASE WHEN " guichet " = 'adresse' AND " commune "::text IS NOT NULL AND " \
-	"(" attrs ")::jsonb->>'voie_nom' IS NOT NULL THEN guichet_voie(" \
-	commune "::text, (" attrs ")::jsonb->>'voie_nom') END"
-
 static const struct form *
 form_of(struct req *r)
 {
@@ -331,7 +325,7 @@ sub_create(struct req *r)
 	    "organisation_id, warnings, submitted_at, voie_uid, operation, "
 	    "target_id, target_version, round, due_at, updated_by) VALUES ($1, "
 	    "$2, $3, $4::geometry, $5, $6, $7, $8, $9, $10, CASE WHEN $2 = "
-	    "'submitted' THEN now() END, " VOIE_UID("$1", "$6", "$3") ", $11, "
+	    "'submitted' THEN now() END, " SUB_VOIE_UID("$1", "$6", "$3") ", $11, "
 	    "$12, $13, CASE WHEN $2 = 'submitted' THEN 1 ELSE 0 END, CASE WHEN "
 	    "$2 = 'submitted' THEN now() + make_interval(days => $14::int) END, "
 	    "$8) RETURNING *) SELECT " SUB_JSON " FROM s";
@@ -467,7 +461,7 @@ edit(struct req *r, int64_t id, json_t *attrs, json_t *geometry, int given,
 	    "'submitted' THEN $2 ELSE state END, attributes = $3, geom = "
 	    "$4::geometry, label = $5, insee_commune = $6, departement = $7, "
 	    "warnings = $8, version = version + 1, voie_uid = "
-	    VOIE_UID("guichet", "$6", "$3") ", updated_by = $10, updated_at = "
+	    SUB_VOIE_UID("guichet", "$6", "$3") ", updated_by = $10, updated_at = "
 	    "now(), submitted_at = CASE WHEN $2 = 'submitted' THEN now() ELSE "
 	    "submitted_at END, round = round + CASE WHEN $2 = 'submitted' THEN "
 	    "1 ELSE 0 END, due_at = CASE WHEN $2 = 'submitted' THEN now() + "

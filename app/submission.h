@@ -11,6 +11,16 @@
 
 struct req;
 
+/*
+ * SQL: an address's street gets its stable id (voies) as it is saved; the
+ * arguments are SQL expressions of the guichet, the commune and the
+ * attributes (jsonb).
+ */
+#define SUB_VOIE_UID(guichet, commune, attrs) \
+	"CASE WHEN " guichet " = 'adresse' AND " commune "::text IS NOT NULL AND " \
+	"(" attrs ")::jsonb->>'voie_nom' IS NOT NULL THEN guichet_voie(" \
+	commune "::text, (" attrs ")::jsonb->>'voie_nom') END"
+
 void	 sub_form(struct req *);
 void	 sub_create(struct req *);
 void	 sub_list(struct req *);
