@@ -24,6 +24,7 @@
 #include "csp.h"
 #include "audit.h"
 #include "export.h"
+#include "import.h"
 #include "form.h"
 #include "notify.h"
 #include "workflow.h"
@@ -177,7 +178,9 @@ cmd_serve(int argc, char **argv)
 	mailer_start();
 	notify_start();
 	export_start();
+	import_start();
 	rc = http_serve();
+	import_stop();
 	export_stop();
 	notify_stop();
 	mailer_stop();

@@ -9,6 +9,7 @@
 #include "csp.h"
 #include "export.h"
 #include "health.h"
+#include "import.h"
 #include "moderation.h"
 #include "notify.h"
 #include "ogc.h"
@@ -301,6 +302,40 @@ static const struct param_spec p_widget[] = {
 	{ NULL }
 };
 
+static const char *const import_formats[] = { "csv", "geojson", "gpkg",
+    NULL };
+static const char *const row_statuses[] = { "valid", "warning", "error",
+    NULL };
+static const struct param_spec p_import_new[] = {
+	{ "guichet", IN_QUERY, P_ENUM, P_REQUIRED, 0, 0, guichets },
+	{ "filename", IN_QUERY, P_STR, P_REQUIRED, 1, 255, NULL },
+	{ "format", IN_QUERY, P_ENUM, 0, 0, 0, import_formats },
+	{ NULL }
+};
+static const struct param_spec p_import_list[] = {
+	{ "guichet", IN_QUERY, P_ENUM, 0, 0, 0, guichets },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
+	{ NULL }
+};
+static const struct param_spec p_import_update[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "mapping", IN_BODY, P_JSON, 0, 0, 0, NULL },
+	{ "geometry", IN_BODY, P_JSON, P_NULLABLE, 0, 0, NULL },
+	{ "value_map", IN_BODY, P_JSON, 0, 0, 0, NULL },
+	{ "validate", IN_BODY, P_BOOL, 0, 0, 0, NULL },
+	{ NULL }
+};
+static const struct param_spec p_import_rows[] = {
+	{ "id", IN_PATH, P_INT, P_REQUIRED, 1, ID_MAX, NULL },
+	{ "status", IN_QUERY, P_ENUM, 0, 0, 0, row_statuses },
+	{ "limit", IN_QUERY, P_INT, 0, 1, 1000, NULL },
+	{ "offset", IN_QUERY, P_INT, 0, 0, 100000000, NULL },
+	{ NULL }
+};
+
+#define IMPORT_FILE	4294967296ULL	/* capped by conf.import_max_bytes */
+
 #define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
 
 #define JSONB(n)	n, BODY_JSON
@@ -486,6 +521,27 @@ const struct route route_table[] = {
 	    "Télécharger un fichier d'un lot" },
 
 	/* Notifications. */
+	{ "POST",   "/api/v1/imports", import_create, ACT_SUBMIT, p_import_new,
+	    IMPORT_FILE, "application/octet-stream", R_UPLOAD,
+	    "Déposer un fichier à importer (CSV, GeoJSON, GeoPackage)" },
+	{ "GET",    "/api/v1/imports", import_list, ACT_READ, p_import_list,
+	    NOBODY, 0, "Imports de son organisation" },
+	{ "GET",    "/api/v1/imports/{id}", import_get, ACT_READ, p_id, NOBODY,
+	    0, "Un import : fichier, correspondance, avancement, bilan" },
+	{ "PATCH",  "/api/v1/imports/{id}", import_update, ACT_SUBMIT,
+	    p_import_update, JSONB(SMALL_BODY * 4), 0,
+	    "Régler la correspondance des colonnes et des valeurs" },
+	{ "POST",   "/api/v1/imports/{id}/check", import_check, ACT_SUBMIT, p_id,
+	    NOBODY, 0, "Lancer la vérification de chaque ligne (essai à blanc)" },
+	{ "POST",   "/api/v1/imports/{id}/commit", import_commit, ACT_SUBMIT,
+	    p_id, NOBODY, 0, "Enregistrer les lignes sans erreur (un lot)" },
+	{ "POST",   "/api/v1/imports/{id}/cancel", import_cancel, ACT_SUBMIT,
+	    p_id, NOBODY, 0, "Annuler l'import, tant qu'aucune saisie n'est "
+	    "instruite" },
+	{ "GET",    "/api/v1/imports/{id}/rows", import_rows, ACT_READ,
+	    p_import_rows, NOBODY, 0, "Le rapport ligne par ligne" },
+	{ "GET",    "/api/v1/imports/{id}/report.csv", import_report_csv,
+	    ACT_READ, p_id, NOBODY, 0, "Le rapport en CSV" },
 	{ "GET",    "/api/v1/notifications", notify_list, ACT_READ,
 	    p_notifications, NOBODY, 0,
 	    "Ses notifications" },

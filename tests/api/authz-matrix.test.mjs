@@ -152,6 +152,35 @@ const E = {
   'GET /api/v1/exports/{id}/files/{name}': {
     id: (ctx) => ctx.batch.id, name: (ctx) => ctx.batch.files[0].name, expect: { anon: 401, admin: 200, else: 403 },
   },
+  // Imports: anyone who submits; an import is its organisation's (the platform's admins see all).
+  'POST /api/v1/imports': {
+    expect: { anon: 401, else: 201 }, query: '?guichet=erp&filename=salles.csv', body: () => Buffer.from('nom;commune\nSalle;31555\n'),
+  },
+  'GET /api/v1/imports': { expect: { anon: 401, else: 200 } },
+  'GET /api/v1/imports/{id}': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 200, else: { inside: 200, outside: 404 } },
+  },
+  'PATCH /api/v1/imports/{id}': {
+    id: (ctx, role, place) => ctx.newImport(place),
+    expect: { anon: 401, admin: 200, else: { inside: 200, outside: 404 } },
+    body: () => ({ mapping: { libelle: 'nom' } }),
+  },
+  'POST /api/v1/imports/{id}/check': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 202, else: { inside: 202, outside: 404 } },
+  },
+  // Before its check an import cannot be committed (409 once allowed); it can be cancelled.
+  'POST /api/v1/imports/{id}/commit': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 409, else: { inside: 409, outside: 404 } },
+  },
+  'POST /api/v1/imports/{id}/cancel': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 200, else: { inside: 200, outside: 404 } },
+  },
+  'GET /api/v1/imports/{id}/rows': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 200, else: { inside: 200, outside: 404 } },
+  },
+  'GET /api/v1/imports/{id}/report.csv': {
+    id: (ctx, role, place) => ctx.newImport(place), expect: { anon: 401, admin: 200, else: { inside: 200, outside: 404 } },
+  },
   'POST /api/v1/users/{id}/tokens': {
     id: (ctx, role, place) => (place === 'inside' ? ctx.serviceHome : ctx.serviceAway),
     expect: { anon: 401, admin: 201, else: 403 },
@@ -203,6 +232,12 @@ before(async () => {
     const b = (await ctx.clients.admin.req('GET', `/api/v1/exports/${q.json.id}`)).json;
     return b.state === 'done' ? b : null;
   }, { what: 'the export batch' });
+  ctx.newImport = async (place) => {
+    const c = place === 'inside' ? ctx.clients.contributor : other;
+    const r = await c.req('POST', '/api/v1/imports?guichet=erp&filename=salles.csv', Buffer.from('nom;commune\nSalle;31555\n'));
+    assert.equal(r.status, 201, r.text);
+    return r.json.id;
+  };
   ctx.newToken = async (role) => (await ctx.clients[role].req('POST', '/api/v1/account/tokens', { name: `x${uniq()}`, scopes: ['read'] })).json.id;
 });
 
