@@ -937,6 +937,7 @@ job_run(struct job *j, char *err, size_t errlen)
 			c.warnings = json_array();
 			form_problem(c.errors, NULL, "row_unreadable", "%s", rowerr);
 		} else {
+			rowerr[0] = '\0';	/* only isrc_geometry's from here */
 			attrs = record_attrs(j, values);
 			geometry = j->geometry != NULL && strcmp(json_string_value(
 			    json_object_get(j->geometry, "kind")), "native") != 0 ?
