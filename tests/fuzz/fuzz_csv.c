@@ -3,8 +3,11 @@
  * import reads a file. Each input is read twice: as a whole file, then
  * placed after a header and filler rows so that it straddles the end of the
  * first block (the sniffed sample), where records are split across reads
- * and the encoding is decided on part of it. Every record returned must
- * keep the documented limits and be valid UTF-8.
+ * and the encoding is decided on part of it. An input ending in 0xFF is
+ * also read with what follows its first line repeated up to 160 KiB, so
+ * that fields and records reach the limits and reading resumes after
+ * them. Every record returned must keep the documented limits and be
+ * valid UTF-8.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -70,11 +73,14 @@ done:
  */
 static char	filler[CSV_SNIFF_MAX];
 
+#define REPEATED	(CSV_FIELD_MAX * 5 / 2)
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char	 seps[] = ";,\t";
-	size_t			 at, i;
+	const uint8_t		*nl;
+	size_t			 at, i, n, head;
 	char			*b;
 
 	read_all((const char *)data, size);
@@ -91,6 +97,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b[at - 1] = '\n';
 	memcpy(b + at, data, size);
 	read_all(b, at + size);
+	free(b);
+
+	if (size < 2 || data[size - 1] != 0xff)
+		return 0;
+	nl = memchr(data, '\n', size - 1);
+	head = nl != NULL ? (size_t)(nl - data) + 1 : 0;
+	if (head == size - 1)
+		return 0;
+	b = malloc(REPEATED);
+	memcpy(b, data, n = size - 1);
+	for (; n < REPEATED / 2; n += n - head)
+		memcpy(b + n, b + head, n - head);
+	read_all(b, n);
 	free(b);
 	return 0;
 }
