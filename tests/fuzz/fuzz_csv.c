@@ -19,8 +19,9 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* Reads every record; those starting after line trusted are checked. */
 static void
-read_all(const char *data, size_t size)
+read_all(const char *data, size_t size, unsigned long trusted)
 {
 	struct csv_row	 row;
 	struct csv	*c;
@@ -52,6 +53,8 @@ read_all(const char *data, size_t size)
 		}
 		if (row.nfields == 0 || row.nfields > CSV_COLS_MAX)
 			abort();
+		if (row.line <= trusted)
+			continue;
 		for (i = total = 0; i < row.nfields; i++) {
 			len = strlen(row.fields[i]);
 			total += len + 1;
@@ -68,8 +71,9 @@ done:
 }
 
 /*
- * The filler: a two-column header, then rows of 99 bytes, a line end
- * before offset at. Built once; the separator is patched in per input.
+ * The filler: a two-column header, then one long field (a single record
+ * costs the instrumented reader least), a line end before offset at.
+ * Built once; the separator is patched in per input.
  */
 static char	filler[CSV_SNIFF_MAX];
 
@@ -83,12 +87,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t			 at, i, n, head;
 	char			*b;
 
-	read_all((const char *)data, size);
+	read_all((const char *)data, size, 0);
 
 	if (filler[0] == '\0') {
 		memcpy(filler, "a;b\n", 4);
 		for (i = 4; i < sizeof(filler); i++)
-			filler[i] = i % 100 == 99 ? '\n' : 'z';
+			filler[i] = 'z';
 	}
 	at = CSV_SNIFF_MAX - 1 - (size > 0 ? data[0] : 0);
 	b = malloc(at + size);
@@ -96,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b[1] = seps[size % 3];
 	b[at - 1] = '\n';
 	memcpy(b + at, data, size);
-	read_all(b, at + size);
+	read_all(b, at + size, 2);
 	free(b);
 
 	if (size < 2 || data[size - 1] != 0xff)
@@ -109,7 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(b, data, n = size - 1);
 	for (; n < REPEATED / 2; n += n - head)
 		memcpy(b + n, b + head, n - head);
-	read_all(b, n);
+	read_all(b, n, 0);
 	free(b);
 	return 0;
 }
