@@ -1,0 +1,454 @@
+// Bulk imports over HTTP: upload (CSV in UTF-8 or Windows-1252, with ; , or
+// tab; GeoJSON; GeoPackage), the suggested mapping, the dry run through the
+// same checks as a hand-entered submission, and its report per row.
+//
+//   10,000 ERP rows    SDIS 31: a Windows-1252 file with faults at known
+//                      lines; the report must be exactly the expected one
+//   encodings          UTF-8 with and without BOM, Windows-1252; ; , tab;
+//                      lon/lat (decimal commas), x/y in Lambert-93, WKT
+//   BAL round trip     a commune's BAL export imported back as addresses
+//   GDAL formats       GeoJSON, GeoPackage in EPSG:2154
+//   mapping            suggestions, the organisation's last mapping,
+//                      value_map, PATCH errors, validate
+//   limits             unreadable files, import_max_bytes, territory, access
+//   the job            a second check replaces the report; the list
+//
+// Each group has its own organisations (the last mapping an organisation
+// checked is suggested for its next file) and its own places, so that the
+// look-alike searches of one group never see another's records.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startServer, psql, makeTemp, rmTemp, assertErrorBody, pointsIn, spawnCollect, rawRequest, SLOW, REFDATA,
+} from './harness.mjs';
+import { Client, FAST_ARGON2, addOrg, addUser } from './accounts.mjs';
+import { exported, fetchFiles, balRows, siret } from './exports-lib.mjs';
+import {
+  cp1252, csvText, lineBreaks, upload, uploaded, patched, settled, checked, allRows, shape, parseCsv, reportCsv, psqlAsync,
+} from './imports-lib.mjs';
+
+let srv;
+let dir;	// the server's import_dir
+let work;	// files made for the tests
+const C = {};	// signed-in clients
+const U = {};	// accounts
+
+let members = 0;
+/** A new organisation with one signed-in account: {org, user, c}. */
+async function member(kind, { departements, communes, role = 'contributor', org } = {}) {
+  const n = ++members;
+  const o = org ?? addOrg(srv.db, { name: `Organisation ${kind} ${n}`, kind, departements, communes });
+  const user = addUser(srv.db, { email: `membre${n}@imports.test`, org: o, role });
+  const c = new Client(srv.base);
+  await c.login(user.email, user.password);
+  return { org: o, user, c };
+}
+
+before(async () => {
+  assert.ok(REFDATA.length > 0, 'TEST_REFDATA must name the reference data (make sets it)');
+  dir = makeTemp('guichet-imports-');
+  work = makeTemp('guichet-imports-work-');
+  srv = await startServer({ env: { ...FAST_ARGON2, GUICHET_IMPORT_DIR: dir }, refdata: true });
+  const sdis31 = addOrg(srv.db, { name: 'SDIS 31', kind: 'sdis', departements: '31' });
+  const tls = addOrg(srv.db, { name: 'Commune de Toulouse', kind: 'commune', communes: '31555' });
+  const sdis34 = addOrg(srv.db, { name: 'SDIS 34', kind: 'sdis', departements: '34' });
+  const openig = addOrg(srv.db, { name: 'OPenIG', kind: 'openig', departements: '31,34' });
+  for (const [k, org, role] of [['sdis', sdis31, 'contributor'], ['sdis2', sdis31, 'contributor'], ['tls', tls, 'contributor'],
+    ['away', sdis34, 'contributor'], ['admin', openig, 'admin']]) {
+    U[k] = addUser(srv.db, { email: `${k}@imports.test`, name: `Nom ${k}`, org, role });
+    C[k] = new Client(srv.base);
+    await C[k].login(U[k].email, U[k].password);
+  }
+});
+
+after(async () => {
+  await srv?.stop();
+  rmTemp(dir);
+  rmTemp(work);
+});
+
+// --- helpers -------------------------------------------------------------------------------
+
+/** The stored geometry of each row of an import: {line: [lon, lat]}. */
+function rowPoints(id) {
+  const out = {};
+  for (const l of psql(srv.db, `SELECT line, ST_X(geom), ST_Y(geom) FROM import_rows WHERE import_id = ${id} AND geom IS NOT NULL`).split('\n').filter(Boolean)) {
+    const [line, x, y] = l.split('|').map(Number);
+    out[line] = [x, y];
+  }
+  return out;
+}
+
+/**
+ * n points of a 250 m grid inside commune code (300 m from its edge), as
+ * [lon, lat] with 6 decimals: never two within the 50 m of the ERP
+ * look-alike search, whatever their names.
+ */
+async function spaced(code, n) {
+  const out = await psqlAsync(srv.db, `WITH c AS (SELECT geom FROM ref_zones WHERE kind = 'commune' AND code = '${code}'),
+    b AS (SELECT ST_Transform(geom, 2154) b FROM c), g AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 2154), 4326) p FROM b,
+    generate_series(floor(ST_XMin(b))::int, ceil(ST_XMax(b))::int, 250) x, generate_series(floor(ST_YMin(b))::int, ceil(ST_YMax(b))::int, 250) y)
+    SELECT round(ST_X(p)::numeric, 6) || ' ' || round(ST_Y(p)::numeric, 6) FROM g, c WHERE ST_Contains(ST_Buffer(c.geom, -0.003), p)
+    ORDER BY md5(ST_AsText(p)) LIMIT ${n}`);
+  const pts = out.split('\n').map((l) => l.split(' ').map(Number));
+  assert.equal(pts.length, n, `points in ${code}`);
+  return pts;
+}
+
+/** Lambert-93 (x, y) of WGS 84 points, by PostGIS, to the centimetre. */
+function toL93(pts) {
+  const values = pts.map(([x, y], i) => `(${i}, ${x}, ${y})`).join(', ');
+  return psql(srv.db, `SELECT round(ST_X(q)::numeric, 2) || ' ' || round(ST_Y(q)::numeric, 2) FROM (SELECT i,
+    ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), 2154) q FROM (VALUES ${values}) v(i, x, y)) t ORDER BY i`)
+    .split('\n').map((l) => l.split(' ').map(Number));
+}
+
+/** The distance in metres between a stored row's geometry and PostGIS's transform of a Lambert-93 point. */
+function metresFromL93(id, line, [x, y]) {
+  return Number(psql(srv.db, `SELECT ST_Distance(geom::geography, ST_Transform(ST_SetSRID(ST_MakePoint(${x}, ${y}), 2154),
+    4326)::geography) FROM import_rows WHERE import_id = ${id} AND line = ${line}`));
+}
+
+/** Asserts |a - b| <= tol for each coordinate. */
+function near(a, b, tol, what) {
+  assert.equal(a.length, b.length, what);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= tol, `${what}: ${a} vs ${b} (± ${tol})`));
+}
+
+const sub = (g, id = '') => `/api/v1/guichets/${g}/submissions${id === '' ? '' : `/${id}`}`;
+
+/** Creates and submits a record as c, then validates it as the platform admin; returns it. */
+async function validated(c, g, attributes, geometry) {
+  const r = await c.req('POST', sub(g), { attributes, geometry, submit: true, confirm_warnings: true });
+  assert.equal(r.status, 201, `create ${g}: ${r.text}`);
+  const v = await C.admin.req('POST', `${sub(g, r.json.id)}/transitions`, { action: 'validate' });
+  assert.equal(v.status, 200, `validate ${g} ${r.json.id}: ${v.text}`);
+  return (await C.admin.req('GET', sub(g, r.json.id))).json;
+}
+
+const MSG = {
+  required: "« Nom de l'établissement » est obligatoire.",
+  control: "« Nom de l'établissement » contient un caractère de contrôle.",
+  categorie: "« Catégorie » n'a pas une valeur de la liste.",
+  siret: '« Numéro SIRET » doit compter 14 chiffres et avoir une clé de contrôle valide.',
+  petit: 'Le type PE désigne un petit établissement de 5e catégorie.',
+  outside: (x, y) => `L'objet est hors du territoire couvert par le guichet (${x.toFixed(5)} ${y.toFixed(5)}).`,
+  mismatch: (nom, code, given) => `L'objet est dans la commune ${nom} (${code}), pas dans ${given}.`,
+  inFile: (line) => `Cette ligne ressemble à la ligne ${line} du même fichier.`,
+  wide: (n, cols) => `La ligne compte ${n} valeurs pour ${cols} colonnes.`,
+};
+
+// --- 1. 10,000 ERP rows -----------------------------------------------------------------------
+
+// The file an SDIS exports from its own base: Windows-1252, ';', CRLF,
+// accents (including the 0x80-0x9F letters œ, Œ, ’, €), quoted names with
+// ';' and '"', remarks holding line breaks (CRLF, LF, a lone CR), rows
+// shorter than the header.
+// Faults, by the row's number i (1-based, data rows only):
+//   i % 97  a catégorie not in the list      categorie:field_enum
+//   i % 89  a SIRET with a wrong key         numero_siret:field_siret
+//   i % 83  a point outside Occitanie        geometry:geometry_outside
+//   i % 79  no name                          libelle:field_required
+//   i % 73  a commune not the point's        insee_commune:commune_mismatch
+//   i % 67  type PE in 4e catégorie          categorie:petit_erp_5e (warning)
+//   i % 1009 a line break in the name        libelle:field_control_character
+//   WIDE    one value too many               row_unreadable
+//   DUPS    an exact copy of an earlier row  geometry:duplicate_in_file (warning)
+// and a blank line after row 5000. The points are those of a 200 m grid
+// around Toulouse (16 km), 300 m inside their commune, so that only the copies
+// look alike.
+const BIG = 10_000;
+const HEADER = ['Nom', 'Catégorie', 'Type', 'SIRET', 'Capacité', 'Longitude', 'Latitude', 'Commune', 'Remarques'];
+const NAMES = ['Salle des fêtes', 'École élémentaire Jules-Ferry', 'Théâtre Garonne', 'Crèche « Les Pitchous »',
+  'Cœur de ville', 'Boulangerie L’Épi d’or', 'Église Saint-Étienne', 'Œuvre hospitalière', 'Musée des Augustins',
+  'Gymnase Léo-Lagrange', 'Café à 2 €'];
+const TYPES = ['L', 'M', 'N', 'W', 'X', 'S', 'T', 'Y', 'R'];
+const OUTSIDE = [[-0.57918, 44.837789], [2.352222, 48.856613], [4.835659, 45.764043], [5.36978, 43.296482], [0, 0]];
+const BAD_CATEGORIES = ['6', '5e', 'cinquième', '0'];
+const WIDE = new Set([1234, 4321, 8765]);
+const FAR = '31412';	// Péguilhan, 70 km from the grid: the commune of the mismatches
+
+function faultsOf(i) {
+  return {
+    badcat: i % 97 === 0, badsiret: i % 89 === 0, outside: i % 83 === 0, noname: i % 79 === 0, mismatch: i % 73 === 0,
+    pe: i % 67 === 0, ctl: i % 1009 === 0, wide: WIDE.has(i),
+  };
+}
+const isClean = (i) => !Object.values(faultsOf(i)).some(Boolean);
+
+/** Rows k that copy row j, exactly: both without any fault. */
+function duplicatePairs() {
+  const pairs = new Map();
+  for (const target of [600, 2400, 4800, 7200, 9600]) {
+    let k = target;
+    while (!isClean(k) || !isClean(k - 517)) k++;
+    pairs.set(k, k - 517);
+  }
+  return pairs;
+}
+
+/**
+ * The file and what its report must be: {buf, recs: [{i, line, values,
+ * errors, warnings, status, label, commune, faults, dupOf}]}.
+ */
+function bigFile(points) {
+  const dups = duplicatePairs();
+  const recs = [];
+  let line = 2;
+  let text = csvText([HEADER]);
+  for (let i = 1; i <= BIG; i++) {
+    const f = faultsOf(i);
+    let rec;
+    if (dups.has(i)) {
+      const j = recs[dups.get(i) - 1];
+      rec = { ...j, i, dupOf: j, faults: f, warnings: [...j.warnings, 'geometry:duplicate_in_file'].sort() };
+      rec.status = rec.errors.length ? 'error' : 'warning';
+    } else {
+      const p = points[i - 1];
+      let name = `${NAMES[i % NAMES.length]} ${i}`;
+      if (i % 31 === 0) name = `Salle "Le Foyer"; annexe ${i}`;
+      if (f.ctl) name = `Salle\npolyvalente ${i}`;
+      if (i % 11 === 0) name = `  ${name} `;
+      if (f.noname) name = '';
+      const cat = f.badcat ? BAD_CATEGORIES[i % 4] : f.pe ? '4' : ['5', '4', '3'][i % 3];
+      const capacity = f.pe ? 250 : cat === '5' ? i % 150 : cat === '4' ? 200 + (i % 100) : 301 + (i % 300);
+      const good = siret(String(1_000_000_000_000 + i));
+      const sir = f.badsiret ? good.slice(0, 13) + ((Number(good[13]) + 1) % 10) : i % 2 === 0 ? good : '';
+      const [x, y] = f.outside ? OUTSIDE[i % OUTSIDE.length] : [p.lon, p.lat];
+      const num = (v) => (i % 7 === 0 ? v.toFixed(6).replace('.', ',') : v.toFixed(6));
+      const remarks = i % 122 === 0 ? 'ligne 1\nligne 2\r\nligne 3' : i % 183 === 0 ? 'ancien accès\rnouvel accès'
+        : i % 61 === 0 ? 'Accès PMR\r\nparking à 50 m'
+        : i % 13 === 0 ? 'RAS' : '';
+      const values = [name, cat, f.pe ? 'PE' : TYPES[i % TYPES.length], sir, String(capacity), num(x), num(y),
+        f.mismatch ? FAR : p.code, remarks];
+      if (remarks === '' && i % 5 === 0) values.pop();	// a row shorter than the header
+      const errors = [];
+      const warnings = [];
+      if (f.noname) errors.push('libelle:field_required');
+      if (f.ctl) errors.push('libelle:field_control_character');
+      if (f.badcat) errors.push('categorie:field_enum');
+      if (f.badsiret) errors.push('numero_siret:field_siret');
+      if (f.outside) errors.push('geometry:geometry_outside');
+      else if (f.mismatch) errors.push('insee_commune:commune_mismatch');
+      if (f.pe) warnings.push('categorie:petit_erp_5e');
+      rec = {
+        i, values, faults: f, point: [x, y], pointCode: p.code, errors: errors.sort(), warnings: warnings.sort(),
+        label: f.noname || f.ctl ? null : name.trim(), commune: f.mismatch ? FAR : p.code,
+      };
+      rec.status = errors.length ? 'error' : warnings.length ? 'warning' : 'valid';
+      if (f.wide) {
+        rec.values = [...values, ...(values.length < HEADER.length ? [''] : []), 'en trop'];
+        Object.assign(rec, { errors: ['-:row_unreadable'], warnings: [], status: 'error', label: null, commune: null });
+      }
+    }
+    rec = { ...rec, line };
+    recs.push(rec);
+    text += csvText([rec.values]);
+    line += 1 + rec.values.reduce((n, v) => n + lineBreaks(v), 0);
+    if (i === 5000) { text += '\r\n'; line++; }
+  }
+  return { buf: cp1252(text), recs, dups };
+}
+
+describe('10,000 ERP rows of an SDIS (Windows-1252, faults at known lines): the report, line by line', () => {
+  let file;
+  let imp;	// as uploaded
+  let done;	// as checked
+  let rows;
+  let report;
+  let checkMs;
+  const polls = [];	// {state, progress, total} read while waiting
+  const during = {};	// answers while the check ran
+
+  before(async () => {
+    // A 200 m grid around Toulouse, each point 300 m inside its commune.
+    const grid = (await psqlAsync(srv.db, `WITH box AS (SELECT ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(1.44, 43.6), 4326), 2154),
+      16000) b), g AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 2154), 4326) p FROM box,
+      generate_series(floor(ST_XMin(b))::int, ceil(ST_XMax(b))::int, 200) x,
+      generate_series(floor(ST_YMin(b))::int, ceil(ST_YMax(b))::int, 200) y)
+      SELECT round(ST_X(g.p)::numeric, 6) || ' ' || round(ST_Y(g.p)::numeric, 6) || ' ' || c.code FROM g JOIN ref_zones c
+      ON c.kind = 'commune' AND c.code LIKE '31%' AND ST_Contains(c.geom, g.p) AND NOT ST_DWithin(ST_Boundary(c.geom), g.p, 0.003)
+      ORDER BY md5(ST_AsText(g.p)) LIMIT ${BIG}`)).split('\n');
+    assert.equal(grid.length, BIG);
+    const points = grid.map((l) => { const [lon, lat, code] = l.split(' '); return { lon: Number(lon), lat: Number(lat), code }; });
+    file = bigFile(points);
+    imp = await uploaded(C.sdis, 'erp', 'ERP SDIS 31.csv', file.buf);
+    await patched(C.sdis, imp.id, {
+      mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type', numero_siret: 'SIRET',
+        capacite_d_accueil_du_public: 'Capacité', insee_commune: 'Commune' },
+      geometry: { kind: 'lonlat', lon: 'Longitude', lat: 'Latitude' },
+    });
+    const t0 = Date.now();
+    const r = await C.sdis.req('POST', `/api/v1/imports/${imp.id}/check`);
+    assert.equal(r.status, 202, r.text);
+    during.patch = await C.sdis.req('PATCH', `/api/v1/imports/${imp.id}`, { mapping: { libelle: 'Nom' } });
+    during.check = await C.sdis.req('POST', `/api/v1/imports/${imp.id}/check`);
+    done = await settled(C.sdis, imp.id, {
+      timeoutMs: 900_000 * SLOW, intervalMs: 200, onPoll: (g) => polls.push({ state: g.state, progress: g.progress, total: g.total }),
+    });
+    checkMs = Date.now() - t0;
+    assert.equal(done.state, 'checked', done.error);
+    rows = await allRows(C.sdis, imp.id);
+    report = await reportCsv(C.sdis, imp.id);
+  });
+
+  test('the upload reads Windows-1252 and ";": the columns, the first five rows as text', () => {
+    assert.equal(imp.encoding, 'windows-1252');
+    assert.equal(imp.separator, ';');
+    assert.equal(imp.format, 'csv');
+    assert.equal(imp.filename, 'ERP SDIS 31.csv');
+    assert.equal(imp.bytes, file.buf.length);
+    assert.deepEqual(imp.columns, HEADER);
+    const expected = file.recs.slice(0, 5).map((r) => Object.fromEntries(r.values.map((v, k) => [HEADER[k], v]).filter(([, v]) => v !== '')));
+    assert.deepEqual(imp.sample, expected);
+    assert.equal(imp.sample[3].Nom, 'Cœur de ville 4', 'œ is 0x9C in Windows-1252');
+  });
+
+  test('the suggested mapping: SIRET and Catégorie by name, the point from Longitude and Latitude', () => {
+    assert.deepEqual(imp.mapping, { categorie: 'Catégorie', numero_siret: 'SIRET' });
+    assert.deepEqual(imp.geometry, { kind: 'lonlat', lon: 'Longitude', lat: 'Latitude' });
+    assert.deepEqual(imp.value_map, {});
+  });
+
+  test(`the dry run of ${BIG} rows ends, and how long it took`, (t) => {
+    const log = srv.stderr().match(new RegExp(`import ${imp.id} checked: (\\d+) rows in ([0-9.]+) s`));
+    t.diagnostic(`dry run of ${BIG} rows: ${(checkMs / 1000).toFixed(1)} s from POST to checked` +
+      `${log ? ` (the job's own log: ${log[1]} rows in ${log[2]} s)` : ''}`);
+    assert.equal(done.total, BIG);
+    assert.equal(done.progress, BIG);
+    assert.ok(done.checked_at);
+  });
+
+  test('progress is reported while checking: state checking, progress rising from 0 to the total', () => {
+    const checking = polls.filter((p) => p.state === 'checking');
+    assert.ok(checking.some((p) => p.progress > 0 && p.progress < BIG), `progress seen: ${JSON.stringify(polls.slice(0, 20))}`);
+    for (let k = 1; k < checking.length; k++) assert.ok(checking[k].progress >= checking[k - 1].progress, 'progress never goes back');
+    assert.equal(polls.at(-1).state, 'checked');
+  });
+
+  test('while checking: PATCH gets 409 import_busy, and so does a second check', () => {
+    assert.equal(during.patch.status, 409, during.patch.text);
+    assertErrorBody(during.patch.text, 'import_busy');
+    assert.equal(during.check.status, 409, during.check.text);
+    assertErrorBody(during.check.text, 'import_busy');
+  });
+
+  test('the counts: valid, warning, error as the faults make them', () => {
+    const count = (s) => file.recs.filter((r) => r.status === s).length;
+    assert.deepEqual(done.counts, { valid: count('valid'), warning: count('warning'), error: count('error') });
+    // The faults are many and of every kind (a guard on the generator itself).
+    assert.ok(count('error') > 500 && count('warning') > 100 && count('valid') > 8000, JSON.stringify(done.counts));
+  });
+
+  test('every line: its number (blank lines and line breaks in quotes counted), status, errors and warnings', () => {
+    assert.equal(rows.length, BIG);
+    assert.deepEqual(rows.map(shape), file.recs.map((r) => ({ line: r.line, status: r.status, errors: r.errors, warnings: r.warnings })));
+  });
+
+  test('every line: the name (accents of Windows-1252, quotes, spaces trimmed) and the commune', () => {
+    assert.deepEqual(rows.map((r) => [r.line, r.label, r.insee_commune]), file.recs.map((r) => [r.line, r.label, r.commune]));
+    assert.ok(rows.some((r) => r.label === 'Boulangerie L’Épi d’or 5'), '’ is 0x92 in Windows-1252');
+    assert.ok(rows.some((r) => r.label === 'Café à 2 € 10'), '€ is 0x80 in Windows-1252');
+    assert.ok(rows.some((r) => r.label === 'Salle "Le Foyer"; annexe 31'));
+  });
+
+  test('every problem carries the message of its code', () => {
+    // The names of the COG, as the commune index holds them (L'Union, where the outlines say Union).
+    const noms = Object.fromEntries(psql(srv.db, "SELECT code || '|' || nom FROM ref_communes WHERE type = 'commune-actuelle' AND code LIKE '31%'")
+      .split('\n').map((l) => l.split('|')));
+    const byLine = new Map(file.recs.map((r) => [r.line, r]));
+    for (const row of rows) {
+      const rec = byLine.get(row.line);
+      for (const p of [...row.errors, ...row.warnings]) {
+        const expected = {
+          field_required: MSG.required, field_control_character: MSG.control, field_enum: MSG.categorie, field_siret: MSG.siret,
+          petit_erp_5e: MSG.petit, geometry_outside: MSG.outside(...rec.point),
+          commune_mismatch: MSG.mismatch(noms[rec.pointCode], rec.pointCode, FAR),
+          duplicate_in_file: rec.dupOf && MSG.inFile(rec.dupOf.line), row_unreadable: MSG.wide(HEADER.length + 1, HEADER.length),
+        }[p.code];
+        assert.equal(p.message, expected, `line ${row.line} ${p.code}`);
+      }
+    }
+  });
+
+  test('look-alikes inside the file: each copy is a warning naming the line it copies, the original stays valid', () => {
+    const byLine = new Map(rows.map((r) => [r.line, r]));
+    assert.equal(file.dups.size, 5);
+    for (const k of file.dups.keys()) {
+      const copy = file.recs[k - 1];
+      assert.deepEqual(shape(byLine.get(copy.line)), { line: copy.line, status: 'warning', errors: [], warnings: ['geometry:duplicate_in_file'] });
+      assert.deepEqual(shape(byLine.get(copy.dupOf.line)), { line: copy.dupOf.line, status: 'valid', errors: [], warnings: [] });
+    }
+    assert.equal(rows.filter((r) => r.warnings.some((w) => w.code === 'duplicate_in_file')).length, 5);
+  });
+
+  test('rows filtered by status, paged', async () => {
+    for (const s of ['valid', 'warning', 'error']) {
+      const r = await C.sdis.req('GET', `/api/v1/imports/${imp.id}/rows?status=${s}&limit=7&offset=3`);
+      assert.equal(r.status, 200, r.text);
+      const all = rows.filter((x) => x.status === s);
+      assert.equal(r.json.total, all.length);
+      assert.deepEqual(r.json.rows, all.slice(3, 10));
+    }
+  });
+
+  test('report.csv: a BOM, ";", the header, one line per problem or per clean row, as the rows say', () => {
+    assert.equal(report.status, 200, report.text);
+    assert.match(report.headers.get('content-type'), /^text\/csv; charset=utf-8/);
+    assert.match(report.headers.get('content-disposition'), new RegExp(`attachment; filename="import-${imp.id}-rapport\\.csv"`));
+    assert.ok(report.body.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])), 'a UTF-8 BOM first');
+    assert.ok(report.text.startsWith('ligne;statut;niveau;champ;code;message;nom\r\n'));
+    const recs = parseCsv(report.text);
+    assert.deepEqual(recs[0], ['ligne', 'statut', 'niveau', 'champ', 'code', 'message', 'nom']);
+    const expected = [];
+    for (const r of rows) {
+      const problems = [...r.errors.map((p) => ['erreur', p]), ...r.warnings.map((p) => ['avertissement', p])];
+      if (problems.length === 0) expected.push([String(r.line), r.status, '', '', '', '', r.label ?? '']);
+      for (const [level, p] of problems) expected.push([String(r.line), r.status, level, p.field ?? '', p.code, p.message, r.label ?? '']);
+    }
+    assert.deepEqual(recs.slice(1), expected);
+    // And the set of (line, status, code) is the file's, whatever the rows say.
+    const seen = recs.slice(1).map((x) => `${x[0]} ${x[1]} ${x[4]}`).sort();
+    const want = file.recs.flatMap((r) => (r.errors.length + r.warnings.length === 0 ? [`${r.line} ${r.status} `]
+      : [...r.errors, ...r.warnings].map((c) => `${r.line} ${r.status} ${c.split(':')[1]}`))).sort();
+    assert.deepEqual(seen, want);
+  });
+
+  test('report.csv: the exact lines of a clean row, a quoted name, and one row of each fault', () => {
+    const lines = report.text.split('\r\n');
+    const first = (pred) => file.recs.find(pred);
+    const only = (key) => first((r) => !r.dupOf && r.faults[key] && Object.entries(r.faults).every(([k, v]) => k === key || !v)
+      && r.i % 31 !== 0 && r.i % 11 !== 0);
+    const clean = first((r) => r.status === 'valid' && r.i % 31 !== 0 && r.i % 11 !== 0);
+    const quoted = first((r) => r.status === 'valid' && r.i % 31 === 0);
+    const cat = only('badcat');
+    const sir = only('badsiret');
+    const out = only('outside');
+    const noname = only('noname');
+    const wide = only('wide');
+    const copy = file.recs[[...file.dups.keys()][0] - 1];
+    const pe = only('pe');
+    for (const l of [
+      `${clean.line};valid;;;;;${clean.label}`,
+      `${quoted.line};valid;;;;;"Salle ""Le Foyer""; annexe ${quoted.i}"`,
+      `${cat.line};error;erreur;categorie;field_enum;${MSG.categorie};${cat.label}`,
+      `${sir.line};error;erreur;numero_siret;field_siret;${MSG.siret};${sir.label}`,
+      `${out.line};error;erreur;geometry;geometry_outside;${MSG.outside(...out.point)};${out.label}`,
+      `${noname.line};error;erreur;libelle;field_required;${MSG.required};`,
+      `${wide.line};error;erreur;;row_unreadable;${MSG.wide(10, 9)};`,
+      `${copy.line};warning;avertissement;geometry;duplicate_in_file;${MSG.inFile(copy.dupOf.line)};${copy.label}`,
+      `${pe.line};warning;avertissement;categorie;petit_erp_5e;${MSG.petit};${pe.label}`,
+    ]) assert.ok(lines.includes(l), `report.csv has no line ${JSON.stringify(l)}`);
+  });
+
+  test('the import in the list of its organisation, with its counts', async () => {
+    const r = await C.sdis2.req('GET', '/api/v1/imports?guichet=erp');
+    assert.equal(r.status, 200, r.text);
+    const mine = r.json.imports.find((x) => x.id === imp.id);
+    assert.ok(mine, JSON.stringify(r.json));
+    assert.deepEqual([mine.state, mine.counts, mine.total], ['checked', done.counts, BIG]);
+  });
+});
+
