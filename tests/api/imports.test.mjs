@@ -452,3 +452,149 @@ describe('10,000 ERP rows of an SDIS (Windows-1252, faults at known lines): the 
   });
 });
 
+// --- 2. encodings, separators, where the point comes from -------------------------------------
+
+describe('encodings and separators; the point from lon/lat, Lambert-93 x/y or WKT', () => {
+  const six = (v) => v.toFixed(6);
+  const comma = (v) => v.toFixed(6).replace('.', ',');
+
+  test('UTF-8 without BOM, "," between columns, decimal commas in quoted lon/lat', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 2);
+    const text = csvText([['libelle', 'categorie', 'type_principal', 'lon', 'lat'],
+      ['Salle Héraclès', '5', 'L', comma(pts[0][0]), comma(pts[0][1])],
+      ['Théâtre du Pavé', '5', 'L', six(pts[1][0]), six(pts[1][1])]], ',', '\n');
+    assert.ok(text.includes('"1,') || text.includes(',"'), 'the decimal commas are quoted');
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(text, 'utf8'));
+    assert.deepEqual([imp.encoding, imp.separator], ['UTF-8', ',']);
+    assert.deepEqual(imp.columns, ['libelle', 'categorie', 'type_principal', 'lon', 'lat']);
+    assert.deepEqual(imp.mapping, { libelle: 'libelle', categorie: 'categorie', type_principal: 'type_principal' });
+    assert.deepEqual(imp.geometry, { kind: 'lonlat', lon: 'lon', lat: 'lat' });
+    assert.deepEqual(imp.sample[0], { libelle: 'Salle Héraclès', categorie: '5', type_principal: 'L',
+      lon: comma(pts[0][0]), lat: comma(pts[0][1]) });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 2, warning: 0, error: 0 });
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(rows.map((r) => [r.line, r.label, r.insee_commune]), [[2, 'Salle Héraclès', '31555'], [3, 'Théâtre du Pavé', '31555']]);
+    const got = rowPoints(imp.id);
+    near(got[2], pts[0], 1e-9, 'line 2');
+    near(got[3], pts[1], 1e-9, 'line 3');
+  });
+
+  test('UTF-8 with a BOM and tabs: the BOM is not part of the first column; French labels suggest the fields', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 1);
+    const text = `\ufeff${csvText([["Nom de l'établissement", 'Catégorie', 'Type principal', 'Longitude', 'Latitude'],
+      ['Salle ; polyvalente', '5', 'L', six(pts[0][0]), six(pts[0][1])]], '\t', '\r\n')}`;
+    const imp = await uploaded(c, 'erp', 'erp.tsv', Buffer.from(text, 'utf8'));
+    assert.deepEqual([imp.encoding, imp.separator], ['UTF-8', '\t']);
+    assert.equal(imp.columns[0], "Nom de l'établissement");
+    assert.deepEqual(imp.mapping, { libelle: "Nom de l'établissement", categorie: 'Catégorie', type_principal: 'Type principal' });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 1, warning: 0, error: 0 });
+    assert.equal((await allRows(c, imp.id))[0].label, 'Salle ; polyvalente', 'a ";" is data in a tab-separated file');
+  });
+
+  test('Windows-1252 with ";" (Excel): accents read, decimal commas unquoted', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 2);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude'],
+      ['Mairie annexe – salle n° 2', '5', 'W', comma(pts[0][0]), comma(pts[0][1])],
+      ['Bibliothèque Œcuménique', '5', 'S', comma(pts[1][0]), comma(pts[1][1])]]);
+    const imp = await uploaded(c, 'erp', 'erp.csv', cp1252(text));
+    assert.deepEqual([imp.encoding, imp.separator], ['windows-1252', ';']);
+    assert.deepEqual(imp.columns, ['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude']);
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 2, warning: 0, error: 0 });
+    assert.deepEqual((await allRows(c, imp.id)).map((r) => r.label), ['Mairie annexe – salle n° 2', 'Bibliothèque Œcuménique']);
+    const got = rowPoints(imp.id);
+    near(got[2], pts[0], 1e-9, 'line 2');
+    near(got[3], pts[1], 1e-9, 'line 3');
+  });
+
+  test("x and y in Lambert-93 (one with a decimal comma): the point PostGIS's ST_Transform gives", async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 3);
+    const l93 = toL93(pts);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'X', 'Y'],
+      ...l93.map(([x, y], k) => [`Salle ${k}`, '5', 'L', k === 2 ? x.toFixed(2).replace('.', ',') : x.toFixed(2),
+        k === 2 ? y.toFixed(2).replace('.', ',') : y.toFixed(2)])]);
+    const imp = await uploaded(c, 'erp', 'erp-l93.csv', Buffer.from(text));
+    assert.deepEqual(imp.geometry, { kind: 'xy', x: 'X', y: 'Y' });
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 3, warning: 0, error: 0 }, JSON.stringify(await allRows(c, imp.id)));
+    for (let k = 0; k < 3; k++) {
+      const m = metresFromL93(imp.id, k + 2, l93[k]);
+      assert.ok(m < 0.001, `line ${k + 2}: ${m} m from ST_Transform`);
+      near(rowPoints(imp.id)[k + 2], pts[k], 1e-6, `line ${k + 2} against the point the centimetres came from`);
+    }
+  });
+
+  test('WKT in WGS 84, with an SRID=2154; prefix, and with srid=4326; in lower case', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 3);
+    const [x, y] = toL93([pts[1]])[0];
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'WKT'],
+      ['Salle A', '5', 'L', `POINT (${six(pts[0][0])} ${six(pts[0][1])})`],
+      ['Salle B', '5', 'L', `SRID=2154;POINT (${x.toFixed(2)} ${y.toFixed(2)})`],
+      ['Salle C', '5', 'L', `srid=4326;POINT(${six(pts[2][0])} ${six(pts[2][1])})`]]);
+    const imp = await uploaded(c, 'erp', 'erp-wkt.csv', Buffer.from(text));
+    assert.deepEqual(imp.geometry, { kind: 'wkt', column: 'WKT' });
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 3, warning: 0, error: 0 }, JSON.stringify(await allRows(c, imp.id)));
+    const got = rowPoints(imp.id);
+    near(got[2], pts[0], 1e-9, 'line 2');
+    assert.ok(metresFromL93(imp.id, 3, [x, y]) < 0.001, 'line 3: ST_Transform of the SRID=2154 point');
+    near(got[4], pts[2], 1e-9, 'line 4');
+  });
+
+  test('a WKT of the wrong type is the form\'s geometry_type error', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const [[lon, lat]] = await spaced('31555', 1);
+    const ring = [[lon, lat], [lon + 0.001, lat], [lon + 0.001, lat + 0.001], [lon, lat]].map((p) => p.join(' ')).join(', ');
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'WKT'], ['Salle A', '5', 'L', `POLYGON ((${ring}))`]]);
+    const imp = await uploaded(c, 'erp', 'erp-wkt.csv', Buffer.from(text));
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    await checked(c, imp.id);
+    assert.deepEqual((await allRows(c, imp.id)).map(shape), [{ line: 2, status: 'error', errors: ['geometry:geometry_type'], warnings: [] }]);
+  });
+
+  test('no coordinates at all: geometry_missing, as for a form sent without a point', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude'], ['Salle A', '5', 'L', '', ''], ['Salle B', '5', 'L']]);
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(text));
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    await checked(c, imp.id);
+    assert.deepEqual((await allRows(c, imp.id)).map(shape), [2, 3].map((line) => ({ line, status: 'error',
+      errors: ['geometry:geometry_missing'], warnings: [] })));
+  });
+
+  test('coordinates or a WKT that cannot be read: one geometry_source error saying why, not also geometry_missing', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const [[lon, lat]] = await spaced('31555', 1);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude', 'WKT'],
+      ['Salle A', '5', 'L', 'abc', six(lat), ''],
+      ['Salle B', '5', 'L', six(lon), '', ''],
+      ['Salle C', '5', 'L', '', '', 'POINT (1 2'],
+      ['Salle D', '5', 'L', '', '', 'SRID=3857;POINT (160000 5400000)']]);
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(text));
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    await checked(c, imp.id);
+    const lonlatRows = await allRows(c, imp.id);
+    await patched(c, imp.id, { geometry: { kind: 'wkt', column: 'WKT' } });
+    await checked(c, imp.id);
+    const wktRows = await allRows(c, imp.id);
+    const msg = (rows, line) => rows.find((r) => r.line === line).errors.find((e) => e.code === 'geometry_source')?.message;
+    assert.equal(msg(lonlatRows, 2), 'Les coordonnées (Longitude, Latitude) doivent être des nombres décimaux.');
+    assert.equal(msg(lonlatRows, 3), 'Les coordonnées (Longitude, Latitude) doivent être des nombres décimaux.');
+    assert.equal(msg(wktRows, 4), "Le WKT n'a pas pu être lu.");
+    assert.equal(msg(wktRows, 5), 'Seuls les SRID 4326 et 2154 sont acceptés dans le WKT.');
+    const one = (line) => ({ line, status: 'error', errors: ['geometry:geometry_source'], warnings: [] });
+    assert.deepEqual(lonlatRows.filter((r) => r.line <= 3).map(shape), [one(2), one(3)]);
+    assert.deepEqual(wktRows.filter((r) => r.line >= 4).map(shape), [one(4), one(5)]);
+  });
+});
+
