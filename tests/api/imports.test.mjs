@@ -687,3 +687,114 @@ describe('a BAL file exported by the portal, imported back into the adresse guic
   });
 });
 
+// --- 4. GeoJSON and GeoPackage ---------------------------------------------------------------------
+
+describe("GeoJSON and GeoPackage: the file's own geometries", () => {
+  /** ogr2ogr args…, without blocking the server's log pipe. */
+  async function ogr2ogr(...args) {
+    const r = await spawnCollect('ogr2ogr', args);
+    assert.equal(r.status, 0, `ogr2ogr ${args.join(' ')}:\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  const erpFeatures = (pts) => pts.map((p, k) => ({
+    type: 'Feature', geometry: { type: 'Point', coordinates: p },
+    properties: { libelle: `Salle ${['Aïda', 'Bérénice', 'Cœur'][k]}`, categorie: 5, type_principal: 'L', public: k === 0,
+      capacite_d_accueil_du_public: 100 + k },
+  }));
+  const ERP_COLUMNS = ['libelle', 'categorie', 'type_principal', 'public', 'capacite_d_accueil_du_public'];
+  const identity = Object.fromEntries(ERP_COLUMNS.map((k) => [k, k]));
+
+  test('a GeoJSON of ERP (WGS 84): columns from the properties, native geometries, values typed by the form', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 3);
+    const fc = { type: 'FeatureCollection', features: [...erpFeatures(pts),
+      { type: 'Feature', geometry: null, properties: { libelle: 'Salle sans point', categorie: 5, type_principal: 'L' } }] };
+    const imp = await uploaded(c, 'erp', 'erp.geojson', Buffer.from(JSON.stringify(fc)));
+    assert.deepEqual([imp.format, imp.encoding, imp.separator], ['geojson', null, null]);
+    assert.deepEqual(imp.columns, ERP_COLUMNS);
+    assert.deepEqual(imp.mapping, identity);
+    assert.deepEqual(imp.geometry, { kind: 'native' });
+    assert.equal(imp.sample.length, 4);
+    assert.deepEqual(imp.sample[0], { libelle: 'Salle Aïda', categorie: '5', type_principal: 'L', public: '1', capacite_d_accueil_du_public: '100' });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 3, warning: 0, error: 1 });
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(rows.map(shape), [1, 2, 3].map((line) => ({ line, status: 'valid', errors: [], warnings: [] }))
+      .concat([{ line: 4, status: 'error', errors: ['geometry:geometry_missing'], warnings: [] }]), 'lines are feature numbers');
+    const got = rowPoints(imp.id);
+    pts.forEach((p, k) => near(got[k + 1], p, 1e-9, `feature ${k + 1}`));
+    const attrs = JSON.parse(psql(srv.db, `SELECT attributes FROM import_rows WHERE import_id = ${imp.id} AND line = 2`));
+    assert.deepEqual(attrs, { libelle: 'Salle Bérénice', categorie: '5', type_principal: 'L', public: false,
+      capacite_d_accueil_du_public: 101, insee_commune: '31555', etat_de_l_objet: 'En service' });
+  });
+
+  test('a GeoJSON of EquipCo polygons: the outline as given', async () => {
+    const { c } = await member('ddt', { departements: '31' });
+    const [[x, y]] = await spaced('31555', 1);
+    const r6 = (v) => Number(v.toFixed(6));
+    const ring = [[x, y], [x + 0.002, y], [x + 0.002, y + 0.0015], [x, y + 0.0015], [x, y]].map(([a, b]) => [r6(a), r6(b)]);
+    const geometry = { type: 'Polygon', coordinates: [ring] };
+    const fc = { type: 'FeatureCollection', features: [{ type: 'Feature', geometry,
+      properties: { categorie: 'Sport', nature: 'Stade', toponyme: 'Stade Ernest-Wallon' } }] };
+    const imp = await uploaded(c, 'equipco', 'stades.json', Buffer.from(JSON.stringify(fc)));
+    assert.equal(imp.format, 'geojson', 'a .json file is GeoJSON');
+    assert.deepEqual(imp.mapping, { categorie: 'categorie', nature: 'nature', toponyme: 'toponyme' });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 1, warning: 0, error: 0 }, JSON.stringify(await allRows(c, imp.id)));
+    assert.equal(psql(srv.db, `SELECT ST_Equals(geom, ST_SetSRID(ST_GeomFromGeoJSON('${JSON.stringify(geometry)}'), 4326))
+      FROM import_rows WHERE import_id = ${imp.id}`), 't');
+  });
+
+  test('a GeoPackage in Lambert-93 (ogr2ogr): brought to WGS 84 as PostGIS would', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 3);
+    const src = path.join(work, 'erp-4326.geojson');
+    const gpkg = path.join(work, 'erp-2154.gpkg');
+    fs.writeFileSync(src, JSON.stringify({ type: 'FeatureCollection', features: erpFeatures(pts) }));
+    await ogr2ogr('-f', 'GPKG', '-s_srs', 'EPSG:4326', '-t_srs', 'EPSG:2154', '-nln', 'erp', gpkg, src);
+    const l93 = JSON.parse(await ogr2ogr('-f', 'GeoJSON', '/vsistdout/', gpkg)).features.map((f) => f.geometry.coordinates);
+    assert.ok(l93[0][0] > 100000 && l93[0][1] > 6000000, `the GeoPackage holds Lambert-93: ${l93[0]}`);
+    const imp = await uploaded(c, 'erp', 'erp.gpkg', fs.readFileSync(gpkg));
+    assert.deepEqual([imp.format, imp.encoding, imp.separator], ['gpkg', null, null]);
+    assert.deepEqual(imp.columns, ERP_COLUMNS);
+    assert.deepEqual(imp.geometry, { kind: 'native' });
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 3, warning: 0, error: 0 }, JSON.stringify(await allRows(c, imp.id)));
+    const got = rowPoints(imp.id);
+    l93.forEach((p, k) => {
+      const m = metresFromL93(imp.id, k + 1, p);
+      assert.ok(m < 0.001, `feature ${k + 1}: ${m} m from ST_Transform`);
+      near(got[k + 1], pts[k], 1e-8, `feature ${k + 1} against the original`);
+    });
+  });
+
+  test('a GeoPackage of EquipCo polygons in Lambert-93: every vertex transformed', async () => {
+    const { c } = await member('ddt', { departements: '31' });
+    const [[x, y]] = toL93(await spaced('31555', 1));
+    const ring = [[x, y], [x + 150, y], [x + 150, y + 120], [x, y + 120], [x, y]];
+    const src = path.join(work, 'equipco-2154.geojson');
+    const gpkg = path.join(work, 'equipco-2154.gpkg');
+    fs.writeFileSync(src, JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature',
+      geometry: { type: 'Polygon', coordinates: [ring] }, properties: { toponyme: 'Gymnase Compans', categorie: 'Sport', nature: 'Gymnase' } }] }));
+    await ogr2ogr('-f', 'GPKG', '-a_srs', 'EPSG:2154', '-nln', 'equipements', gpkg, src);
+    const imp = await uploaded(c, 'equipco', 'equipements.gpkg', fs.readFileSync(gpkg));
+    const done = await checked(c, imp.id);
+    assert.deepEqual(done.counts, { valid: 1, warning: 0, error: 0 }, JSON.stringify(await allRows(c, imp.id)));
+    const wkt = `POLYGON((${ring.map((p) => p.join(' ')).join(', ')}))`;
+    const d = Number(psql(srv.db, `SELECT ST_HausdorffDistance(ST_Transform(geom, 2154), ST_GeomFromText('${wkt}', 2154))
+      FROM import_rows WHERE import_id = ${imp.id}`));
+    assert.ok(d < 0.001, `${d} m from the outline given`);
+  });
+
+  test('format= names the format whatever the file name', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const fc = { type: 'FeatureCollection', features: erpFeatures(await spaced('31555', 1)) };
+    const imp = await uploaded(c, 'erp', 'export.txt', Buffer.from(JSON.stringify(fc)), { format: 'geojson' });
+    assert.deepEqual([imp.format, imp.geometry], ['geojson', { kind: 'native' }]);
+    const r = await upload(c, 'erp', 'export.geojson', Buffer.from('nom;commune\nSalle;31555\n'), { format: 'csv' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.format, 'csv');
+  });
+});
+
