@@ -798,3 +798,139 @@ describe("GeoJSON and GeoPackage: the file's own geometries", () => {
   });
 });
 
+// --- 5. the mapping -----------------------------------------------------------------------------------
+
+describe('the mapping: suggestions, the organisation\'s last one, value_map, PATCH errors, validate', () => {
+  const six = (v) => v.toFixed(6);
+
+  test('suggestions from the labels, names and export names of the fields, whatever the accents and case', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const cols = ["NOM DE L'ÉTABLISSEMENT", 'catégorie', 'TYPE_1', 'Numéro SIRET', "Capacité d'accueil du public", 'CODE_INSEE', 'Etat',
+      'code postal', 'OUVERT', 'x_l93', 'Y_L93', 'Remarque'];
+    const imp = await uploaded(c, 'erp', 'erp.csv', cp1252(csvText([cols])));
+    assert.deepEqual(imp.mapping, {
+      libelle: "NOM DE L'ÉTABLISSEMENT", categorie: 'catégorie', type_principal: 'TYPE_1', numero_siret: 'Numéro SIRET',
+      capacite_d_accueil_du_public: "Capacité d'accueil du public", insee_commune: 'CODE_INSEE', etat_de_l_objet: 'Etat',
+      code_postal: 'code postal', ouvert: 'OUVERT',
+    });
+    assert.deepEqual(imp.geometry, { kind: 'xy', x: 'x_l93', y: 'Y_L93' });
+  });
+
+  test('suggestions for EquipCo: "NOM" is the toponyme (its label), BD TOPO and BPE column names, a WKT column', async () => {
+    const { c } = await member('ddt', { departements: '31' });
+    const imp = await uploaded(c, 'equipco', 'equipements.csv', Buffer.from(csvText([['NOM', 'Catégorie', 'NATURE', 'sources', 'TYPEQU', 'geometrie']])));
+    assert.deepEqual(imp.mapping, { toponyme: 'NOM', categorie: 'Catégorie', nature: 'NATURE', gestionnaire: 'sources', type_bpe: 'TYPEQU' });
+    assert.deepEqual(imp.geometry, { kind: 'wkt', column: 'geometrie' });
+  });
+
+  test('no column to suggest: an empty mapping and no geometry source', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const imp = await uploaded(c, 'erp', 'x.csv', Buffer.from('a;b;c\n1;2;3\n'));
+    assert.deepEqual([imp.mapping, imp.geometry, imp.value_map], [{}, null, {}]);
+  });
+
+  test("the organisation's last checked mapping comes back for its next file with those columns, not for a file without them nor to another organisation", async () => {
+    const m = await member('sdis', { departements: '31' });
+    const cols = ['Désignation', 'Cat', 'Typ', 'Lon', 'Lat'];
+    const file = async (names) => {
+      const pts = await spaced('31555', names.length);
+      return Buffer.from(csvText([cols, ...names.map((n, k) => [n, 'cinq', 'L', six(pts[k][0]), six(pts[k][1])])]));
+    };
+    const a = await uploaded(m.c, 'erp', 'a.csv', await file(['Salle A', 'Salle B']));
+    assert.deepEqual([a.mapping, a.geometry], [{}, { kind: 'lonlat', lon: 'Lon', lat: 'Lat' }]);
+    const mine = { mapping: { libelle: 'Désignation', categorie: 'Cat', type_principal: 'Typ' },
+      geometry: { kind: 'lonlat', lon: 'Lon', lat: 'Lat' }, value_map: { categorie: { cinq: '5' } } };
+    await patched(m.c, a.id, mine);
+    const done = await checked(m.c, a.id);
+    assert.deepEqual(done.counts, { valid: 2, warning: 0, error: 0 });
+    const saved = (imp) => ({ mapping: imp.mapping, geometry: imp.geometry, value_map: imp.value_map });
+    // Another account of the same organisation, the same columns.
+    const colleague = await member('sdis', { org: m.org });
+    assert.deepEqual(saved(await uploaded(colleague.c, 'erp', 'b.csv', await file(['Salle C']))), mine);
+    // More columns, the mapped ones among them: it fits.
+    const wider = Buffer.from(csvText([['Remarque', ...cols], ['RAS', 'Salle D', 'cinq', 'L', '1.44', '43.6']]));
+    assert.deepEqual(saved(await uploaded(m.c, 'erp', 'c.csv', wider)), mine);
+    // Without Cat and Typ: the suggestions from the names.
+    const other = Buffer.from(csvText([['Désignation', 'Catégorie', 'Type', 'Lon', 'Lat'], ['Salle E', '5', 'L', '1.44', '43.6']]));
+    assert.deepEqual(saved(await uploaded(m.c, 'erp', 'd.csv', other)),
+      { mapping: { categorie: 'Catégorie' }, geometry: { kind: 'lonlat', lon: 'Lon', lat: 'Lat' }, value_map: {} });
+    // Another organisation, the same columns: its own suggestions.
+    const stranger = await member('sdis', { departements: '31' });
+    assert.deepEqual(saved(await uploaded(stranger.c, 'erp', 'e.csv', await file(['Salle F']))),
+      { mapping: {}, geometry: { kind: 'lonlat', lon: 'Lon', lat: 'Lat' }, value_map: {} });
+    // Another guichet of the same organisation: nothing saved for it.
+    assert.deepEqual(saved(await uploaded(m.c, 'equipco', 'f.csv', await file(['Salle G']))),
+      { mapping: {}, geometry: { kind: 'lonlat', lon: 'Lon', lat: 'Lat' }, value_map: {} });
+  });
+
+  test("value_map: an SDIS's labels of catégorie and type become the form's codes", async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 4);
+    const rows = [['Salle A', '1ère catégorie', 'Salle de spectacles'], ['Magasin B', '5ème catégorie', 'Magasin'],
+      ['Restaurant C', '5', 'N'], ['Salle D', '7ème catégorie', 'Salle de spectacles']];
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude'], ...rows.map((r, k) => [...r, six(pts[k][0]), six(pts[k][1])])]);
+    const imp = await uploaded(c, 'erp', 'prevarisc.csv', cp1252(text));
+    const value_map = { categorie: { '1ère catégorie': '1', '5ème catégorie': '5' }, type_principal: { 'Salle de spectacles': 'L', Magasin: 'M' } };
+    const p = await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' }, value_map });
+    assert.deepEqual(p.value_map, value_map);
+    await checked(c, imp.id);
+    assert.deepEqual((await allRows(c, imp.id)).map(shape), [
+      { line: 2, status: 'valid', errors: [], warnings: [] },
+      { line: 3, status: 'valid', errors: [], warnings: [] },
+      { line: 4, status: 'valid', errors: [], warnings: [] },
+      { line: 5, status: 'error', errors: ['categorie:field_enum'], warnings: [] },
+    ]);
+    const attrs = psql(srv.db, `SELECT line || ' ' || (attributes->>'categorie') || ' ' || (attributes->>'type_principal')
+      FROM import_rows WHERE import_id = ${imp.id} AND line < 5 ORDER BY line`).split('\n');
+    assert.deepEqual(attrs, ['2 1 L', '3 5 M', '4 5 N']);
+  });
+
+  test('PATCH errors: 400 mapping_invalid naming the member at fault; the import unchanged', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(csvText([['Nom', 'Catégorie', 'Longitude', 'Latitude'], ['Salle', '5', '1.44', '43.6']])));
+    for (const [body, field] of [
+      [{ mapping: { inconnu: 'Nom' } }, 'mapping'],
+      [{ mapping: { libelle: 'Pas une colonne' } }, 'mapping'],
+      [{ mapping: { libelle: 3 } }, 'mapping'],
+      [{ mapping: ['Nom'] }, 'mapping'],
+      [{ geometry: { kind: 'polaire' } }, 'geometry'],
+      [{ geometry: {} }, 'geometry'],
+      [{ geometry: { kind: 'native' } }, 'geometry'],
+      [{ geometry: { kind: 'xy', x: 'Longitude' } }, 'geometry'],
+      [{ geometry: { kind: 'lonlat', lon: 'Longitude', lat: 'Lat' } }, 'geometry'],
+      [{ geometry: { kind: 'wkt', column: 'WKT' } }, 'geometry'],
+      [{ value_map: { categorie: { cinq: '6' } } }, 'value_map'],
+      [{ value_map: { categorie: { cinq: 5 } } }, 'value_map'],
+      [{ value_map: { libelle: { a: 'b' } } }, 'value_map'],
+      [{ value_map: { inconnu: { a: 'b' } } }, 'value_map'],
+      [{ value_map: { categorie: '5' } }, 'value_map'],
+      [{ mapping: { libelle: 'Nom' }, geometry: { kind: 'polaire' } }, 'geometry'],
+    ]) {
+      const r = await c.req('PATCH', `/api/v1/imports/${imp.id}`, body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+      assertErrorBody(r.text, 'mapping_invalid', field);
+    }
+    const g = await c.req('GET', `/api/v1/imports/${imp.id}`);
+    assert.deepEqual([g.json.mapping, g.json.geometry, g.json.value_map], [imp.mapping, imp.geometry, imp.value_map]);
+    const none = await c.req('PATCH', '/api/v1/imports/999999', { mapping: {} });
+    assert.equal(none.status, 404, none.text);
+  });
+
+  test('validate: true is refused to a commune on erp (403 not_competent), accepted for an SDIS on erp and a commune on adresse', async () => {
+    const csv = Buffer.from('Nom;Commune\nSalle;31555\n');
+    const tlsImp = await uploaded(C.tls, 'erp', 'erp.csv', csv);
+    const r = await C.tls.req('PATCH', `/api/v1/imports/${tlsImp.id}`, { validate: true });
+    assert.equal(r.status, 403, r.text);
+    assertErrorBody(r.text, 'not_competent', 'validate');
+    assert.equal((await C.tls.req('GET', `/api/v1/imports/${tlsImp.id}`)).json.validate, false);
+    assert.equal((await patched(C.tls, tlsImp.id, { validate: false })).validate, false);
+    const { c } = await member('sdis', { departements: '31' });
+    const sdisImp = await uploaded(c, 'erp', 'erp.csv', csv);
+    assert.equal(sdisImp.validate, false);
+    assert.equal((await patched(c, sdisImp.id, { validate: true })).validate, true);
+    assert.equal((await patched(c, sdisImp.id, { mapping: { libelle: 'Nom' } })).validate, true, 'kept by a PATCH that does not name it');
+    const addr = await uploaded(C.tls, 'adresse', 'bal.csv', Buffer.from('voie_nom;numero\nRue du Taur;1\n'));
+    assert.equal((await patched(C.tls, addr.id, { validate: true })).validate, true);
+  });
+});
+
