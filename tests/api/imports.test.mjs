@@ -934,3 +934,166 @@ describe('the mapping: suggestions, the organisation\'s last one, value_map, PAT
   });
 });
 
+// --- 6. limits and bad input; territory; access -------------------------------------------------------
+
+describe('limits and bad input; the territory of the account that imports; access', () => {
+  let m;
+  const count = () => Number(psql(srv.db, `SELECT count(*) FROM imports WHERE organisation_id = ${m.org}`));
+
+  before(async () => { m = await member('sdis', { departements: '31' }); });
+
+  /** Uploads buf and asserts 422 file_unreadable (field "file") and that nothing was recorded; the message. */
+  async function unreadable(name, buf, opts) {
+    const before = count();
+    const r = await upload(m.c, 'erp', name, buf, opts);
+    assert.equal(r.status, 422, `${name}: ${r.text}`);
+    const e = assertErrorBody(r.text, 'file_unreadable', 'file');
+    assert.equal(count(), before, `${name}: no import recorded`);
+    return e.message;
+  }
+
+  test('an empty file (0 bytes): 422 file_unreadable', async () => {
+    await unreadable('vide.csv', Buffer.alloc(0));
+  });
+
+  test('blank lines only, or a BOM alone: 422 file_unreadable, « vide »', async () => {
+    assert.match(await unreadable('blancs.csv', Buffer.from('\r\n\r\n\n')), /vide/);
+    assert.match(await unreadable('bom.csv', Buffer.from([0xef, 0xbb, 0xbf])), /vide/);
+  });
+
+  test('an Excel workbook sent as CSV (a ZIP, a NUL in its first line): 422', async () => {
+    const xlsx = Buffer.concat([Buffer.from('PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00', 'latin1'), Buffer.alloc(64, 0x41)]);
+    assert.match(await unreadable('erp.csv', xlsx), /octet nul/);
+  });
+
+  test('a PNG image sent as CSV: 422, binary data is not a CSV', async () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]),
+      Buffer.from('IHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa', 'latin1'), Buffer.alloc(200, 0)]);
+    await unreadable('plan.csv', png);
+  });
+
+  test('UTF-16 (Excel\'s « Texte Unicode »): 422 saying so', async () => {
+    const text = Buffer.from('\ufeffNom\tCommune\r\nSalle\t31555\r\n', 'utf16le');
+    assert.match(await unreadable('erp.txt', text), /UTF-16/);
+  });
+
+  test('a GeoJSON that is not JSON, or cut short: 422', async () => {
+    await unreadable('erp.geojson', Buffer.from('Nom;Commune\nSalle;31555\n'));
+    await unreadable('erp.geojson', Buffer.from('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Po'));
+  });
+
+  test('a CSV named .gpkg, or a GeoPackage that is not one: 422', async () => {
+    await unreadable('erp.gpkg', Buffer.from('Nom;Commune\nSalle;31555\n'));
+    await unreadable('erp.csv', Buffer.from('SQLite format 3\x00', 'latin1'), { format: 'gpkg' });
+  });
+
+  test('a header and no rows: 201, and a dry run of nothing', async () => {
+    const imp = await uploaded(m.c, 'erp', 'entete.csv', Buffer.from('Nom;Catégorie;Type\r\n'));
+    assert.deepEqual([imp.columns, imp.sample], [['Nom', 'Catégorie', 'Type'], []]);
+    const done = await checked(m.c, imp.id);
+    assert.deepEqual([done.counts, done.total], [{ valid: 0, warning: 0, error: 0 }, 0]);
+    assert.deepEqual((await m.c.req('GET', `/api/v1/imports/${imp.id}/rows`)).json, { total: 0, rows: [] });
+  });
+
+  test('an import never checked: no rows, a report with its header only', async () => {
+    const imp = await uploaded(m.c, 'erp', 'erp.csv', Buffer.from('Nom;Commune\nSalle;31555\n'));
+    assert.deepEqual((await m.c.req('GET', `/api/v1/imports/${imp.id}/rows`)).json, { total: 0, rows: [] });
+    const rep = await reportCsv(m.c, imp.id);
+    assert.equal(rep.status, 200);
+    assert.equal(rep.text, 'ligne;statut;niveau;champ;code;message;nom\r\n');
+  });
+
+  test('a file over import_max_bytes: 413 body_too_large, announced or chunked, and nothing stored', async () => {
+    const dir2 = makeTemp('guichet-imports-small-');
+    const small = await startServer({ env: { ...FAST_ARGON2, GUICHET_IMPORT_DIR: dir2, GUICHET_IMPORT_MAX_BYTES: 2048 } });
+    try {
+      const org = addOrg(small.db, { name: 'SDIS 31', kind: 'sdis', departements: '31' });
+      const u = addUser(small.db, { email: 'prevision@sdis31.test', org, role: 'contributor' });
+      const c = new Client(small.base);
+      await c.login(u.email, u.password);
+      const sized = (n) => {
+        const head = 'Nom;Commune\r\n';
+        const pad = n - head.length - ';31555\r\n'.length;
+        return Buffer.from(`${head}${'S'.repeat(pad)};31555\r\n`);
+      };
+      const files = () => fs.readdirSync(dir2, { recursive: true }).filter((f) => fs.statSync(path.join(dir2, f)).isFile());
+      const imports = () => Number(psql(small.db, 'SELECT count(*) FROM imports'));
+
+      const big = await upload(c, 'erp', 'gros.csv', sized(2049));
+      assert.equal(big.status, 413, big.text);
+      assertErrorBody(big.text, 'body_too_large');
+      // Chunked: no length announced, the limit is met on the way.
+      const chunk = (b) => `${b.length.toString(16)}\r\n${b}\r\n`;
+      const body = sized(3000).toString('latin1');
+      const raw = await rawRequest(small.port, '/api/v1/imports?guichet=erp&filename=gros.csv', {
+        method: 'POST',
+        headers: { Cookie: c.cookie, 'X-CSRF-Token': c.csrf, 'Content-Type': 'text/csv', 'Transfer-Encoding': 'chunked' },
+        body: `${chunk(body.slice(0, 1000))}${chunk(body.slice(1000, 2000))}${chunk(body.slice(2000))}0\r\n\r\n`,
+      });
+      assert.equal(raw.response?.status, 413, raw.text);
+      assertErrorBody(raw.response.text, 'body_too_large');
+      assert.deepEqual([imports(), files()], [0, []], 'nothing stored, not even a temporary file');
+
+      const ok = await uploaded(c, 'erp', 'juste.csv', sized(2048));
+      assert.equal(ok.bytes, 2048);
+      assert.deepEqual([imports(), files()], [1, [`${ok.id}.csv`]]);
+      assert.equal(fs.readFileSync(path.join(dir2, `${ok.id}.csv`)).length, 2048);
+    } finally {
+      await small.stop();
+      rmTemp(dir2);
+    }
+  });
+
+  test("the file as uploaded is kept, and its SHA-256 recorded", async () => {
+    const buf = Buffer.from('Nom;Commune\nSalle;31555\n');
+    const imp = await uploaded(m.c, 'erp', 'erp.csv', buf);
+    const { createHash } = await import('node:crypto');
+    assert.equal(imp.sha256, createHash('sha256').update(buf).digest('hex'));
+    assert.ok(fs.readFileSync(path.join(dir, `${imp.id}.csv`)).equals(buf));
+  });
+
+  test("rows outside the importing account's territory are errors: outside_territory on the commune", async () => {
+    const [tls] = await spaced('31555', 1);
+    const mtp = await spaced('34172', 3);
+    const six = (v) => v.toFixed(6);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude', 'Commune'],
+      ['Salle de Toulouse', '5', 'L', six(tls[0]), six(tls[1]), '31555'],
+      ['Salle de Montpellier', '5', 'L', six(mtp[0][0]), six(mtp[0][1]), '34172'],
+      ['Salle sans commune', '5', 'L', six(mtp[1][0]), six(mtp[1][1]), ''],
+      ['Salle mal placée', '5', 'L', six(mtp[2][0]), six(mtp[2][1]), '31555']]);
+    const imp = await uploaded(m.c, 'erp', 'erp.csv', Buffer.from(text));
+    // The organisation's last mapping (of the header-only file above) fits these columns: the point is set here.
+    await patched(m.c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type', insee_commune: 'Commune' },
+      geometry: { kind: 'lonlat', lon: 'Longitude', lat: 'Latitude' } });
+    await checked(m.c, imp.id);
+    const rows = await allRows(m.c, imp.id);
+    assert.deepEqual(rows.map(shape), [
+      { line: 2, status: 'valid', errors: [], warnings: [] },
+      { line: 3, status: 'error', errors: ['insee_commune:outside_territory'], warnings: [] },
+      { line: 4, status: 'error', errors: ['insee_commune:outside_territory'], warnings: [] },
+      // The territory is where the point lies, not the commune written.
+      { line: 5, status: 'error', errors: ['insee_commune:commune_mismatch', 'insee_commune:outside_territory'], warnings: [] },
+    ]);
+    assert.deepEqual(rows.map((r) => r.insee_commune), ['31555', '34172', '34172', '31555']);
+    assert.equal(rows[1].errors[0].message, "Cette commune est hors du territoire du compte qui importe.");
+  });
+
+  test('another organisation gets 404 on every route of the import and does not list it; a platform admin sees it', async () => {
+    const imp = await uploaded(m.c, 'erp', 'erp.csv', Buffer.from('Nom;Commune\nSalle;31555\n'));
+    const base = `/api/v1/imports/${imp.id}`;
+    for (const [method, url, body] of [['GET', base], ['PATCH', base, { mapping: {} }], ['POST', `${base}/check`],
+      ['GET', `${base}/rows`], ['GET', `${base}/report.csv`]]) {
+      const r = await C.away.req(method, url, body);
+      assert.equal(r.status, 404, `${method} ${url}: ${r.text}`);
+      assertErrorBody(r.text, 'not_found');
+    }
+    assert.equal((await C.away.req('GET', '/api/v1/imports')).json.imports.some((x) => x.id === imp.id), false);
+    assert.equal((await C.admin.req('GET', base)).status, 200);
+    assert.equal((await C.admin.req('GET', `${base}/rows`)).status, 200);
+    assert.ok((await C.admin.req('GET', '/api/v1/imports?limit=200')).json.imports.some((x) => x.id === imp.id));
+    const anon = new Client(srv.base);
+    assert.equal((await anon.req('GET', base)).status, 401);
+    assert.equal((await upload(anon, 'erp', 'erp.csv', Buffer.from('Nom\nSalle\n'))).status, 401);
+  });
+});
+
