@@ -1097,3 +1097,52 @@ describe('limits and bad input; the territory of the account that imports; acces
   });
 });
 
+// --- 7. the job ---------------------------------------------------------------------------------------
+
+describe('the job: a second check replaces the report; the list of imports', () => {
+  test('a second check re-runs with the new mapping and replaces the report, rows and counts', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 20);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude'],
+      ...pts.map((p, k) => [`Salle ${String.fromCharCode(65 + k)}${k}`, '5', 'L', p[0].toFixed(6), p[1].toFixed(6)])]);
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(text));
+    await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
+    const first = await checked(c, imp.id);
+    assert.deepEqual(first.counts, { valid: 20, warning: 0, error: 0 });
+    const p = await patched(c, imp.id, { mapping: { libelle: 'Nom', type_principal: 'Type' } });
+    assert.equal(p.state, 'uploaded', 'a new mapping waits for a new check');
+    const second = await checked(c, imp.id);
+    assert.deepEqual([second.counts, second.total], [{ valid: 0, warning: 0, error: 20 }, 20]);
+    assert.ok(new Date(second.checked_at) >= new Date(first.checked_at));
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(rows.map(shape), pts.map((_, k) => ({ line: k + 2, status: 'error', errors: ['categorie:field_required'], warnings: [] })));
+    assert.equal(psql(srv.db, `SELECT count(*) FROM import_rows WHERE import_id = ${imp.id}`), '20', 'the first report is gone');
+    // A third check with nothing changed gives the same report again.
+    const third = await checked(c, imp.id);
+    assert.deepEqual(third.counts, second.counts);
+    assert.deepEqual((await allRows(c, imp.id)).map(shape), rows.map(shape));
+  });
+
+  test('the list: newest first, by guichet, paged, the organisation\'s only', async () => {
+    const m = await member('sdis', { departements: '31' });
+    const csv = Buffer.from('Nom;Commune\nSalle;31555\n');
+    const a = await uploaded(m.c, 'erp', 'a.csv', csv);
+    const b = await uploaded(m.c, 'adresse', 'b.csv', csv);
+    const d = await uploaded(m.c, 'erp', 'd.csv', csv);
+    const ids = async (q) => {
+      const r = await m.c.req('GET', `/api/v1/imports${q}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json.imports.map((x) => x.id);
+    };
+    assert.deepEqual(await ids(''), [d.id, b.id, a.id]);
+    assert.deepEqual(await ids('?limit=2'), [d.id, b.id]);
+    assert.deepEqual(await ids('?limit=1&offset=1'), [b.id]);
+    assert.deepEqual(await ids('?guichet=erp'), [d.id, a.id]);
+    assert.deepEqual(await ids('?guichet=adresse'), [b.id]);
+    const listed = (await m.c.req('GET', '/api/v1/imports')).json.imports[0];
+    assert.deepEqual([listed.filename, listed.guichet, listed.state, listed.organisation_id, listed.created_by],
+      ['d.csv', 'erp', 'uploaded', m.org, m.user.id]);
+    const bad = await m.c.req('GET', '/api/v1/imports?guichet=autre');
+    assert.equal(bad.status, 400, bad.text);
+  });
+});
