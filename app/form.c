@@ -1141,7 +1141,7 @@ text_value(const struct field *fd, const char *raw)
 		list = json_array();
 		copy = xstrdup(raw);
 		for (p = copy; (tok = strsep(&p, sep ? sep : "|,;")) != NULL;) {
-			utf8_trim(tok);
+			str_strip(tok);
 			if (tok[0] != '\0')
 				json_array_append_new(list, json_string(tok));
 		}

@@ -90,7 +90,7 @@ open_csv(struct isrc *s, const char *path, char *err, size_t errlen)
 	for (i = 0; i < row.nfields; i++) {
 		char	*name = xstrdup(row.fields[i]);
 
-		utf8_trim(name);
+		str_strip(name);
 		/* Every column needs a name of its own to be mapped. */
 		if (name[0] == '\0' || has(s->columns, name)) {
 			char *other = xasprintf("%s%scolonne_%zu", name,
@@ -198,7 +198,7 @@ next_csv(struct isrc *s, json_t **values, long *line, char *err,
 	*values = json_object();
 	for (i = 0; i < row.nfields; i++) {
 		v = row.fields[i];
-		utf8_trim(v);
+		str_strip(v);
 		if (v[0] != '\0')
 			json_object_set_new(*values, json_string_value(
 			    json_array_get(s->columns, i)), json_string(v));
@@ -230,7 +230,7 @@ next_gdal(struct isrc *s, json_t **values, json_t **geometry, long *line,
 		if (!OGR_F_IsFieldSetAndNotNull(feat, (int)i))
 			continue;
 		v = xstrdup(OGR_F_GetFieldAsString(feat, (int)i));
-		utf8_trim(v);
+		str_strip(v);
 		if (v[0] != '\0')
 			json_object_set_new(*values, json_string_value(
 			    json_array_get(s->columns, i)), json_string(v));

@@ -338,6 +338,19 @@ pgarray_free(char **v, size_t n)
 }
 
 void
+str_strip(char *s)
+{
+	size_t	n = strlen(s), i = 0;
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	s[n] = '\0';
+	while (s[i] == ' ' || s[i] == '\t')
+		i++;
+	memmove(s, s + i, n - i + 1);
+}
+
+void
 utf8_trim(char *s)
 {
 	size_t	n = strlen(s), i = n, need;

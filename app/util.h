@@ -75,6 +75,8 @@ void	 hex_encode(char *out, const unsigned char *in, size_t n);
 int	 pgarray_parse(const char *lit, char ***out, size_t *n);
 void	 pgarray_free(char **v, size_t n);
 
+/* Removes the blanks (spaces, tabs) around s, in place. */
+void	 str_strip(char *s);
 /* Cuts an incomplete UTF-8 sequence off the end of s (after a truncation). */
 void	 utf8_trim(char *s);
 

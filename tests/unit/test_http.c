@@ -65,6 +65,21 @@ mime_types(void **state)
 	assert_str(asset_mime("x.exe"), "application/octet-stream");
 }
 
+/* A file's cells and column names lose the blanks around them, not inside. */
+static void
+strip_removes_surrounding_blanks(void **state)
+{
+	char	a[] = " \t nom de l'ERP\t ", b[] = "   ", c[] = "x";
+
+	(void)state;
+	str_strip(a);
+	assert_string_equal(a, "nom de l'ERP");
+	str_strip(b);
+	assert_string_equal(b, "");
+	str_strip(c);
+	assert_string_equal(c, "x");
+}
+
 static void
 utf8_validation(void **state)
 {
@@ -103,6 +118,7 @@ main(void)
 		cmocka_unit_test(html_escape_all_specials),
 		cmocka_unit_test(mime_types),
 		cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(strip_removes_surrounding_blanks),
 		cmocka_unit_test(buffer_grows_and_terminates),
 	};
 
