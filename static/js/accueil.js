@@ -28,6 +28,7 @@ function espace(session) {
     { href: '/saisie.html?guichet=equipco', titre: 'Saisir un équipement', texte: 'Un équipement collectif, point ou emprise.' },
     { href: '/saisie.html?guichet=adresse', titre: 'Saisir une adresse', texte: 'Un numéro dans une voie, ou un lieu-dit.' },
     { href: '/saisies.html', titre: 'Mes saisies', texte: 'Brouillons et saisies soumises.' },
+    { href: '/import.html', titre: 'Importer un fichier', texte: 'Une base existante (CSV, GeoJSON, GeoPackage) versée en une fois.' },
   ];
   if (roleAtLeast(session, 'reviewer')) {
     cartes.push({ href: '/moderation.html', titre: 'File de modération', texte: 'Les saisies à instruire de votre territoire.' },

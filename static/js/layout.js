@@ -18,6 +18,7 @@ function navLinks(session, unread) {
   const links = [{ href: '/', text: 'Accueil' }];
   if (!session) return [...links, OPEN_DATA];
   links.push({ href: '/saisies.html', text: 'Mes saisies' });
+  links.push({ href: '/import.html', text: 'Importer un fichier' });
   if (roleAtLeast(session, 'reviewer')) {
     links.push({ href: '/moderation.html', text: 'File de modération' });
     links.push({ href: '/tableau-de-bord.html', text: 'Tableau de bord' });

@@ -63,15 +63,17 @@ async function page(viewport = { width: 1024, height: 800 }) {
   return p;
 }
 
+// Everyone signed in may submit: their entries and the import of a file.
+const ENTRY = ['Mes saisies', 'Importer un fichier'];
 // Reviewers and above also get the moderation pages; everyone signed in
 // gets the count of unread notifications (none in a fresh demo).
 const REVIEW = ['File de modération', 'Tableau de bord'];
 // The open-data page is everyone's, last.
 const EXPECTED_NAV = {
-  contributor: ['Accueil', 'Mes saisies', 'Notifications (0)', 'Mon compte', 'Données ouvertes'],
-  reviewer: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Données ouvertes'],
-  org_admin: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Données ouvertes'],
-  admin: ['Accueil', 'Mes saisies', ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Exports', 'Administration',
+  contributor: ['Accueil', ...ENTRY, 'Notifications (0)', 'Mon compte', 'Données ouvertes'],
+  reviewer: ['Accueil', ...ENTRY, ...REVIEW, 'Notifications (0)', 'Mon compte', 'Données ouvertes'],
+  org_admin: ['Accueil', ...ENTRY, ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Données ouvertes'],
+  admin: ['Accueil', ...ENTRY, ...REVIEW, 'Notifications (0)', 'Mon compte', 'Mon organisation', 'Exports', 'Administration',
     'Données ouvertes'],
 };
 const GUICHET_CARDS = ['Saisir un ERP', 'Saisir un équipement', 'Saisir une adresse'];
