@@ -604,10 +604,16 @@ import_update(struct req *r)
 		http_reply_error(r, 400, "mapping_invalid", problem, field);
 		goto out;
 	}
-	if (val->set && val->i && form_authority_of_kind(f, r->who->org_kind) < 0) {
-		http_reply_error(r, 403, "not_competent", "Seule une autorité "
-		    "compétente du guichet peut importer des objets validés.",
-		    "validate");
+	/* Validating alone is for an authority whose sign-off suffices: the
+	 * ERP guichet needs the SDIS and the DDT(M) both. */
+	if (val->set && val->i && (form_authority_of_kind(f,
+	    r->who->org_kind) < 0 || (form_review_all(f) &&
+	    form_authority_count(f) > 1))) {
+		http_reply_error(r, 403, "not_competent", form_authority_of_kind(f,
+		    r->who->org_kind) < 0 ? "Seule une autorité compétente du "
+		    "guichet peut importer des objets validés." : "Ce guichet "
+		    "demande l'accord de chacune de ses autorités : un import ne "
+		    "peut pas valider seul.", "validate");
 		goto out;
 	}
 	snprintf(ids, sizeof(ids), "%lld", req_param(r, "id")->i);

@@ -56,9 +56,12 @@ function loadForm(guichet) {
 }
 
 // May the signed-in organisation validate what it imports into this form?
+// Only an authority whose sign-off suffices (the server says the same).
 function competent(f) {
   const kind = session?.user?.organisation?.kind;
-  return Boolean(kind && f?.review?.authorities?.some((a) => a.kinds?.includes(kind)));
+  const review = f?.review;
+  const alone = review?.mode !== 'all' || (review?.authorities?.length ?? 0) <= 1;
+  return Boolean(kind && alone && review?.authorities?.some((a) => a.kinds?.includes(kind)));
 }
 
 function problemField(name) {

@@ -55,6 +55,21 @@ async function checkedImport(c, n, name) {
   return done;
 }
 
+/** A checked import of n addresses in Toulouse (numbers 1..n of street); returns it. */
+async function checkedAddresses(c, n, street) {
+  const pts = pointsIn(srv.db, '31555', n);
+  const lines = ['commune_insee;voie_nom;numero;position;lon;lat',
+    ...pts.map((p, i) => `31555;${street};${i + 1};entrée;${p.coordinates[0]};${p.coordinates[1]}`)];
+  const r = await upload(c, 'adresse', `${street}.csv`, lines.join('\n'));
+  assert.equal(r.status, 201, r.text);
+  assert.equal((await c.req('POST', `/api/v1/imports/${r.json.id}/check`)).status, 202);
+  const done = await until(c, r.json.id, ['checked', 'failed']);
+  assert.equal(done.state, 'checked', done.error);
+  const rows = (await c.req('GET', `/api/v1/imports/${r.json.id}/rows`)).json.rows;
+  assert.equal(done.counts.error, 0, JSON.stringify(rows));
+  return done;
+}
+
 async function committed(c, id) {
   const r = await c.req('POST', `/api/v1/imports/${id}/commit`);
   assert.equal(r.status, 202, r.text);
@@ -93,27 +108,29 @@ describe('commit', () => {
     assert.equal(r.status, 409);
   });
 
-  test('an SDIS importing with validate gets validated objects, published and in the export change feed', async () => {
-    const imp = await checkedImport(C.sdis, 2, 'Théâtre');
-    const p = await C.sdis.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
+  test('a commune importing its addresses with validate gets validated objects, published and in the export change feed', async () => {
+    const imp = await checkedAddresses(C.commune, 2, 'Rue du Taur');
+    const p = await C.commune.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
     assert.equal(p.status, 200, p.text);
-    assert.equal((await C.sdis.req('POST', `/api/v1/imports/${imp.id}/check`)).status, 202);
-    await until(C.sdis, imp.id, ['checked']);
-    const done = await committed(C.sdis, imp.id);
+    assert.equal((await C.commune.req('POST', `/api/v1/imports/${imp.id}/check`)).status, 202);
+    await until(C.commune, imp.id, ['checked']);
+    const done = await committed(C.commune, imp.id);
     assert.equal(done.state, 'committed', done.error);
     assert.equal(psql(srv.db, `SELECT string_agg(state, ',') FROM submissions WHERE import_id = ${imp.id}`), 'validated,validated');
-    const ogc = await fetch(`${srv.base}/ogc/collections/erp/items?limit=100`).then((x) => x.json());
-    assert.equal(ogc.features.filter((f) => f.properties.libelle.startsWith('Théâtre')).length, 2);
-    const feed = psql(srv.db, `SELECT count(*) FROM guichet_changes('erp', 0, (SELECT seq FROM event_head)) c
+    const ogc = await fetch(`${srv.base}/ogc/collections/adresses/items?limit=100`).then((x) => x.json());
+    assert.equal(ogc.features.filter((f) => f.properties.voie_nom === 'Rue du Taur').length, 2);
+    const feed = psql(srv.db, `SELECT count(*) FROM guichet_changes('adresse', 0, (SELECT seq FROM event_head)) c
       JOIN submissions s ON s.id = c.id WHERE s.import_id = ${imp.id} AND c.operation = 'create'`);
     assert.equal(feed, '2');
   });
 
-  test('a commune may not import validated objects into the ERP guichet (403 not_competent)', async () => {
-    const imp = await checkedImport(C.commune, 1, 'Musée');
-    const p = await C.commune.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
-    assert.equal(p.status, 403);
-    assertErrorBody(p.text, 'not_competent', 'validate');
+  test('validating alone is refused where it does not suffice or is not one\'s: SDIS on ERP, commune on ERP (403)', async () => {
+    for (const [c, why] of [[C.sdis, /chacune de ses autorités/], [C.commune, /autorité compétente/]]) {
+      const imp = await checkedImport(c, 1, 'Musée');
+      const p = await c.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
+      assert.equal(p.status, 403);
+      assert.match(assertErrorBody(p.text, 'not_competent', 'validate').message, why);
+    }
   });
 });
 
@@ -150,16 +167,16 @@ describe('cancel', () => {
   });
 
   test('a validated batch cancelled is deleted, and the deletion reaches the export change feed', async () => {
-    const imp = await checkedImport(C.sdis, 1, 'Cinéma');
-    await C.sdis.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
-    await C.sdis.req('POST', `/api/v1/imports/${imp.id}/check`);
-    await until(C.sdis, imp.id, ['checked']);
-    await committed(C.sdis, imp.id);
+    const imp = await checkedAddresses(C.commune, 1, 'Rue des Lois');
+    await C.commune.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
+    await C.commune.req('POST', `/api/v1/imports/${imp.id}/check`);
+    await until(C.commune, imp.id, ['checked']);
+    await committed(C.commune, imp.id);
     const head = psql(srv.db, 'SELECT seq FROM event_head');
-    const r = await C.sdis.req('POST', `/api/v1/imports/${imp.id}/cancel`);
+    const r = await C.commune.req('POST', `/api/v1/imports/${imp.id}/cancel`);
     assert.equal(r.status, 200, r.text);
     assert.equal(psql(srv.db, `SELECT state FROM submissions WHERE import_id = ${imp.id}`), 'deleted');
-    assert.equal(psql(srv.db, `SELECT string_agg(c.operation, ',') FROM guichet_changes('erp', ${head},
+    assert.equal(psql(srv.db, `SELECT string_agg(c.operation, ',') FROM guichet_changes('adresse', ${head},
       (SELECT seq FROM event_head)) c JOIN submissions s ON s.id = c.id WHERE s.import_id = ${imp.id}`), 'delete');
   });
 

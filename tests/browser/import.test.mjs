@@ -522,11 +522,19 @@ test('a check in progress shows its progress in a live region, then its outcome,
   assert.ok(await p.getByRole('button', { name: 'Vérifier' }).isVisible());
 });
 
-test('an authority gets « Valider directement », and the records are then announced as validated', async () => {
-  const p = await tab('sdis31');
+test('an authority whose sign-off suffices gets « Valider directement »; the SDIS alone on ERP does not', async () => {
+  // ERP needs the SDIS and the DDT(M) both: no validating alone.
+  const sdis = await tab('sdis31');
+  await openPage(sdis);
+  const erp = pointsIn(srv.db, '31555', 1);
+  await chooseAndUpload(sdis, 'erp', file('sdis.csv', `libelle;categorie;type_principal;lon;lat\r\nCinéma Utopia;5;L;${erp[0].coordinates.join(';')}\r\n`));
+  await sdis.locator('#import').waitFor();
+  assert.ok(await sdis.getByLabel('Valider directement').isHidden());
+  // Addresses: the commune is their authority, alone.
+  const p = await tab('agent');
   await openPage(p);
   const pts = pointsIn(srv.db, '31555', 1);
-  await chooseAndUpload(p, 'erp', file('sdis.csv', `libelle;categorie;type_principal;lon;lat\r\nCinéma Utopia;5;L;${pts[0].coordinates.join(';')}\r\n`));
+  await chooseAndUpload(p, 'adresse', file('adresses.csv', `commune_insee;voie_nom;numero;position;lon;lat\r\n31555;Rue du Taur;12;entrée;${pts[0].coordinates.join(';')}\r\n`));
   await p.locator('#import').waitFor();
   const id = Number(new URL(p.url()).searchParams.get('id'));
   assert.equal(await p.getByLabel('Longitude et latitude en degrés (WGS 84)').isChecked(), true);
@@ -538,7 +546,7 @@ test('an authority gets « Valider directement », and the records are then anno
   assert.match(await p.locator('#enregistrement-info').textContent(), /comme objets validés\.$/);
   assert.equal(await p.getByLabel('Valider directement').isChecked(), true);
   // A mapping changed after the check: no recording of a report that no longer matches it.
-  await fieldSelect(p, 'activite_principale').selectOption('libelle');
+  await fieldSelect(p, 'lieudit_complement_nom').selectOption('voie_nom');
   assert.equal(await p.getByRole('button', { name: 'Enregistrer la ligne sans erreur' }).isDisabled(), true);
   assert.match(await p.locator('#enregistrement-etat').textContent(), /^La correspondance a changé : enregistrez-la et vérifiez/);
   await p.getByRole('button', { name: 'Enregistrer la correspondance' }).click();
@@ -549,8 +557,10 @@ test('an authority gets « Valider directement », and the records are then anno
   assert.ok(await p.locator('#enregistrement').isHidden());
   assert.equal(await p.locator('#form-correspondance .message').textContent(),
     'Correspondance enregistrée. Lancez « Vérifier » pour refaire le rapport avec elle.');
-  // Its organisation's list is its own.
-  assert.deepEqual(await p.locator('#imports tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.id)), [String(id)]);
+  // The list is the organisation's own: the SDIS's import is not in it.
+  const listed = await p.locator('#imports tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  assert.ok(listed.includes(String(id)));
+  assert.ok(!listed.includes(new URL(sdis.url()).searchParams.get('id')));
 });
 
 test('the page fits a 360 px wide phone, empty and with an import open', async () => {
