@@ -969,7 +969,7 @@ run_rule(const struct form *f, const struct rule *r, json_t *clean,
 				snprintf(extra, sizeof(extra), "plus de %lld",
 				    lo - 1);
 			else
-				snprintf(extra, sizeof(extra), "%lld au plus", hi);
+				snprintf(extra, sizeof(extra), "au plus %lld", hi);
 			rule_message(r, msg, sizeof(msg), "value", vs, "target",
 			    ts, "range", extra, NULL);
 			form_problem(list, field, r->code, "%s", msg);
