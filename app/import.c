@@ -910,6 +910,24 @@ duplicates_in_file(struct job *j, struct db_err *e)
 	return 0;
 }
 
+/*
+ * A row without geometry: the entry form's message speaks of the map; a
+ * file's row is told about its own columns.
+ */
+static void
+file_wording(json_t *errors)
+{
+	json_t	*p;
+	size_t	 i;
+
+	json_array_foreach(errors, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "code")),
+		    "geometry_missing") == 0)
+			json_object_set_new(p, "message", json_string("La ligne "
+			    "du fichier ne donne pas de géométrie (sa position "
+			    "est vide)."));
+}
+
 /* Runs a claimed dry run; 0 when the report is complete. */
 static int
 job_run(struct job *j, char *err, size_t errlen)
@@ -960,6 +978,8 @@ job_run(struct job *j, char *err, size_t errlen)
 			if (geometry == NULL && rowerr[0] != '\0')
 				form_problem(c.errors, "geometry",
 				    "geometry_source", "%s", rowerr);
+			else if (geometry == NULL)
+				file_wording(c.errors);
 			if (c.outside)
 				form_problem(c.errors, form_commune_field(j->form),
 				    "outside_territory", "Cette commune est hors du "

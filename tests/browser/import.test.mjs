@@ -361,11 +361,10 @@ test('« Vérifier » runs the dry run; the report counts the lines and lists th
     ['10', 'Erreur', 'Salle sans position', '—'],
   ]);
   assert.equal(rows[0][4], `${LIBELLE} : « ${LIBELLE} » est obligatoire.`);
-  // (The form's message says "au plus" twice today: left to the forms' owner.)
   assert.match(rows[1][4], /^Catégorie : La catégorie 4 admet au plus 300 personnes, or la capacité d'accueil du public est de 500\.$/);
   assert.equal(rows[2][4], "Type principal : « Type principal » n'a pas une valeur de la liste.");
   assert.equal(rows[3][4], 'Commune (code INSEE) : Cette commune est hors du territoire du compte qui importe.');
-  assert.match(rows[4][4], /^Géométrie : /);
+  assert.equal(rows[4][4], 'Géométrie : La ligne du fichier ne donne pas de géométrie (sa position est vide).');
   // The warning: a look-alike of an earlier line of the same file.
   await p.getByLabel('Lignes affichées').selectOption('warning');
   await p.locator('#lignes-etat', { hasText: 'Lignes 1 à 1 sur 1.' }).waitFor();
