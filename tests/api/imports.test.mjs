@@ -596,6 +596,43 @@ describe('encodings and separators; the point from lon/lat, Lambert-93 x/y or WK
     assert.deepEqual(lonlatRows.filter((r) => r.line <= 3).map(shape), [one(2), one(3)]);
     assert.deepEqual(wktRows.filter((r) => r.line >= 4).map(shape), [one(4), one(5)]);
   });
+  test('a UTF-8 file with one Windows-1252 row past the first 64 KiB: that row is reported, the next ones read', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const head = csvText([['Nom', 'Commune'], ...Array.from({ length: 2500 }, (_, k) => [`Salle n° ${k} à Toulouse`, '31555'])]);
+    assert.ok(Buffer.byteLength(head) > 65536);
+    const buf = Buffer.concat([Buffer.from(head), cp1252(csvText([['Salle Pépé', '31555']])), Buffer.from(csvText([['Salle Été', '31555']]))]);
+    const imp = await uploaded(c, 'erp', 'erp.csv', buf);
+    assert.equal(imp.encoding, 'UTF-8');
+    await patched(c, imp.id, { mapping: { libelle: 'Nom' }, geometry: null });
+    const done = await checked(c, imp.id);
+    assert.equal(done.total, 2502);
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(shape(rows[2500]), { line: 2502, status: 'error', errors: ['-:row_unreadable'], warnings: [] });
+    assert.equal(rows[2500].errors[0].message, "L'enregistrement n'est pas en UTF-8 alors que le début du fichier l'est : "
+      + 'enregistrez tout le fichier en UTF-8.');
+    assert.deepEqual([rows[2501].line, rows[2501].label], [2503, 'Salle Été']);
+    assert.equal(rows[2499].label, 'Salle n° 2499 à Toulouse');
+  });
+
+  test('a quote never closed: the last record is reported at its first line, the ones before are read', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from('Nom;Commune\r\nSalle A;31555\r\n"Salle B;31555\r\nSalle C;31555\r\n'));
+    await patched(c, imp.id, { mapping: { libelle: 'Nom' }, geometry: null });
+    await checked(c, imp.id);
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(rows.map((r) => [r.label, shape(r)]), [
+      ['Salle A', { line: 2, status: 'error', warnings: [],
+        errors: ['categorie:field_required', 'geometry:geometry_missing', 'type_principal:field_required'] }],
+      [null, { line: 3, status: 'error', errors: ['-:row_unreadable'], warnings: [] }]]);
+    assert.equal(rows[1].errors[0].message, "Un guillemet ouvert n'est jamais fermé : le fichier se termine dans ce champ.");
+  });
+
+  test('columns without a name, or with the same name, get names of their own', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from('Nom;;Nom;Commune\nSalle;x;Autre;31555\n'));
+    assert.deepEqual(imp.columns, ['Nom', 'colonne_2', 'Nom_colonne_3', 'Commune']);
+    assert.deepEqual(imp.sample, [{ Nom: 'Salle', colonne_2: 'x', Nom_colonne_3: 'Autre', Commune: '31555' }]);
+  });
 });
 
 // --- 3. BAL round trip ------------------------------------------------------------------------------
