@@ -922,6 +922,23 @@ describe('the mapping: suggestions, the organisation\'s last one, value_map, PAT
     assert.deepEqual(attrs, ['2 1 L', '3 5 M', '4 5 N']);
   });
 
+  test('value_map on a list field (types secondaires): each value of the cell is translated, not only a cell of one', async () => {
+    const { c } = await member('sdis', { departements: '31' });
+    const pts = await spaced('31555', 2);
+    const text = csvText([['Nom', 'Catégorie', 'Type', 'Types secondaires', 'Longitude', 'Latitude'],
+      ['Galerie A', '5', 'M', 'Restaurant', six(pts[0][0]), six(pts[0][1])],
+      ['Galerie B', '5', 'M', 'Restaurant/Salle de spectacles', six(pts[1][0]), six(pts[1][1])]]);
+    const imp = await uploaded(c, 'erp', 'prevarisc.csv', Buffer.from(text));
+    await patched(c, imp.id, {
+      mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type', types_secondaires: 'Types secondaires' },
+      value_map: { types_secondaires: { Restaurant: 'N', 'Salle de spectacles': 'L' } },
+    });
+    await checked(c, imp.id);
+    assert.deepEqual((await allRows(c, imp.id)).map(shape), [2, 3].map((line) => ({ line, status: 'valid', errors: [], warnings: [] })));
+    assert.deepEqual(psql(srv.db, `SELECT attributes->>'types_secondaires' FROM import_rows WHERE import_id = ${imp.id} ORDER BY line`)
+      .split('\n'), ['["N"]', '["N", "L"]']);
+  });
+
   test('PATCH errors: 400 mapping_invalid naming the member at fault; the import unchanged', async () => {
     const { c } = await member('sdis', { departements: '31' });
     const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(csvText([['Nom', 'Catégorie', 'Longitude', 'Latitude'], ['Salle', '5', '1.44', '43.6']])));
@@ -953,21 +970,36 @@ describe('the mapping: suggestions, the organisation\'s last one, value_map, PAT
     assert.equal(none.status, 404, none.text);
   });
 
-  test('validate: true is refused to a commune on erp (403 not_competent), accepted for an SDIS on erp and a commune on adresse', async () => {
-    const csv = Buffer.from('Nom;Commune\nSalle;31555\n');
-    const tlsImp = await uploaded(C.tls, 'erp', 'erp.csv', csv);
-    const r = await C.tls.req('PATCH', `/api/v1/imports/${tlsImp.id}`, { validate: true });
+  const ONE_ROW = Buffer.from('Nom;Commune\nSalle;31555\n');
+
+  test('validate: true is refused to an organisation that is no authority of the guichet (a commune on erp): 403 not_competent', async () => {
+    const imp = await uploaded(C.tls, 'erp', 'erp.csv', ONE_ROW);
+    const r = await C.tls.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
     assert.equal(r.status, 403, r.text);
     assertErrorBody(r.text, 'not_competent', 'validate');
-    assert.equal((await C.tls.req('GET', `/api/v1/imports/${tlsImp.id}`)).json.validate, false);
-    assert.equal((await patched(C.tls, tlsImp.id, { validate: false })).validate, false);
-    const { c } = await member('sdis', { departements: '31' });
-    const sdisImp = await uploaded(c, 'erp', 'erp.csv', csv);
-    assert.equal(sdisImp.validate, false);
-    assert.equal((await patched(c, sdisImp.id, { validate: true })).validate, true);
-    assert.equal((await patched(c, sdisImp.id, { mapping: { libelle: 'Nom' } })).validate, true, 'kept by a PATCH that does not name it');
+    assert.equal((await C.tls.req('GET', `/api/v1/imports/${imp.id}`)).json.validate, false);
+    assert.equal((await patched(C.tls, imp.id, { validate: false })).validate, false, 'false is anyone\'s');
+  });
+
+  test('validate: true is accepted from an authority whose sign-off suffices (a commune on adresse, the DDT(M) on equipco)', async () => {
     const addr = await uploaded(C.tls, 'adresse', 'bal.csv', Buffer.from('voie_nom;numero\nRue du Taur;1\n'));
+    assert.equal(addr.validate, false);
     assert.equal((await patched(C.tls, addr.id, { validate: true })).validate, true);
+    assert.equal((await patched(C.tls, addr.id, { mapping: { voie_nom: 'voie_nom' } })).validate, true, 'kept by a PATCH that does not name it');
+    assert.equal((await patched(C.tls, addr.id, { validate: false })).validate, false);
+    const { c } = await member('ddt', { departements: '31' });
+    const eq = await uploaded(c, 'equipco', 'equipements.csv', ONE_ROW);
+    assert.equal((await patched(c, eq.id, { validate: true })).validate, true);
+  });
+
+  test('validate: true on erp, where the SDIS and the DDT(M) must both agree, is refused to the SDIS alone', async () => {
+    // README: an ERP is validated by the SDIS and the DDT(M) of the place; an import validating alone would skip one.
+    const { c } = await member('sdis', { departements: '31' });
+    const imp = await uploaded(c, 'erp', 'erp.csv', ONE_ROW);
+    const r = await c.req('PATCH', `/api/v1/imports/${imp.id}`, { validate: true });
+    assert.equal(r.status, 403, r.text);
+    assertErrorBody(r.text, 'not_competent', 'validate');
+    assert.equal((await c.req('GET', `/api/v1/imports/${imp.id}`)).json.validate, false);
   });
 });
 
