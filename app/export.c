@@ -27,13 +27,13 @@
 #include "db.h"
 #include "export.h"
 #include "form.h"
+#include "jobpool.h"
 #include "http.h"
 #include "util.h"
 #include "xformat.h"
 
 #define STALE_SECONDS	60	/* a running batch without heartbeat is taken over */
 #define MAX_ATTEMPTS	3
-#define WORKERS_MAX	8
 
 #define BATCH_JSON "json_build_object('id', b.id, 'guichet', b.guichet, " \
 	"'format', b.format, 'mode', b.mode, 'departements', b.departements, " \
@@ -480,41 +480,30 @@ job_do(struct job *j)
 	return rc;
 }
 
-static pthread_t	workers[WORKERS_MAX];
-static int		nworkers;
-static atomic_int	running;
-
-static void *
-worker(void *arg)
+/* One export job, if one is waiting: 1 when one was run. */
+static int
+step(void)
 {
 	struct job	j;
 
-	(void)arg;
-	while (bg_nap(&running, 500))
-		while (atomic_load(&running) && claim(&j))
-			job_do(&j);
-	db_thread_close();
-	return NULL;
+	if (!claim(&j))
+		return 0;
+	job_do(&j);
+	return 1;
 }
+
+static struct jobpool	pool = { "export", step };
 
 void
 export_start(void)
 {
-	atomic_store(&running, 1);
-	for (nworkers = 0; nworkers < conf.export_workers &&
-	    nworkers < WORKERS_MAX; nworkers++)
-		bg_start(&workers[nworkers], worker, "export");
+	jobpool_start(&pool, conf.export_workers);
 }
 
 void
 export_stop(void)
 {
-	int	i;
-
-	atomic_store(&running, 0);
-	for (i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
-	nworkers = 0;
+	jobpool_stop(&pool);
 }
 
 /* --- asking for a batch ---------------------------------------------------- */

@@ -18,8 +18,6 @@
  * INSERT_BATCH. Records of the same file that look alike (the form's
  * duplicate rule) are flagged once the whole file is in.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +32,7 @@
 #include "http.h"
 #include "import.h"
 #include "isource.h"
+#include "jobpool.h"
 #include "submission.h"
 #include "upload.h"
 #include "util.h"
@@ -42,7 +41,6 @@
 #define INSERT_BATCH	500
 #define STALE_SECONDS	60
 #define MAX_ATTEMPTS	3
-#define WORKERS_MAX	8
 
 #define IMPORT_JSON "json_build_object('id', i.id, 'guichet', i.guichet, " \
 	"'organisation_id', i.organisation_id, 'created_by', i.created_by, " \
@@ -1141,41 +1139,30 @@ job_do(struct job *j)
 	job_free(j);
 }
 
-static pthread_t	workers[WORKERS_MAX];
-static int		nworkers;
-static atomic_int	running;
-
-static void *
-worker(void *arg)
+/* One import job, if one is waiting: 1 when one was run. */
+static int
+step(void)
 {
 	struct job	j;
 
-	(void)arg;
-	while (bg_nap(&running, 500))
-		while (atomic_load(&running) && claim(&j))
-			job_do(&j);
-	db_thread_close();
-	return NULL;
+	if (!claim(&j))
+		return 0;
+	job_do(&j);
+	return 1;
 }
+
+static struct jobpool	pool = { "import", step };
 
 void
 import_start(void)
 {
-	atomic_store(&running, 1);
-	for (nworkers = 0; nworkers < conf.import_workers &&
-	    nworkers < WORKERS_MAX; nworkers++)
-		bg_start(&workers[nworkers], worker, "import");
+	jobpool_start(&pool, conf.import_workers);
 }
 
 void
 import_stop(void)
 {
-	int	i;
-
-	atomic_store(&running, 0);
-	for (i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
-	nworkers = 0;
+	jobpool_stop(&pool);
 }
 
 /* --- the report ------------------------------------------------------------------ */

@@ -298,7 +298,7 @@ mailer_start(void)
 	if (conf.smtp_host[0] == '\0')
 		return;
 	atomic_store(&running, 1);
-	bg_start(&thread, run, "mail");
+	bg_start(&thread, run, NULL, "mail");
 	started = 1;
 	log_info("sending mail through %s:%lld", conf.smtp_host, conf.smtp_port);
 }

@@ -172,7 +172,7 @@ void
 notify_start(void)
 {
 	atomic_store(&digest_running, 1);
-	bg_start(&digest_thread, digest_run, "digest");
+	bg_start(&digest_thread, digest_run, NULL, "digest");
 	digest_started = 1;
 }
 

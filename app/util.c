@@ -368,13 +368,13 @@ utf8_trim(char *s)
 }
 
 void
-bg_start(pthread_t *t, void *(*fn)(void *), const char *what)
+bg_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *what)
 {
 	sigset_t	all, old;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(t, NULL, fn, NULL) != 0)
+	if (pthread_create(t, NULL, fn, arg) != 0)
 		fatal("cannot start the %s thread", what);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

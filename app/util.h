@@ -58,7 +58,8 @@ int64_t	 now_us(void);
  */
 #include <pthread.h>
 #include <stdatomic.h>
-void	 bg_start(pthread_t *, void *(*fn)(void *), const char *what);
+void	 bg_start(pthread_t *, void *(*fn)(void *), void *arg,
+	    const char *what);
 /* Sleeps up to ms while *running; returns *running. */
 int	 bg_nap(atomic_int *running, int ms);
 
