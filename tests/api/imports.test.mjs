@@ -562,14 +562,16 @@ describe('encodings and separators; the point from lon/lat, Lambert-93 x/y or WK
     assert.deepEqual((await allRows(c, imp.id)).map(shape), [{ line: 2, status: 'error', errors: ['geometry:geometry_type'], warnings: [] }]);
   });
 
-  test('no coordinates at all: geometry_missing, as for a form sent without a point', async () => {
+  test('no coordinates at all: geometry_missing, in the words of a file', async () => {
     const { c } = await member('sdis', { departements: '31' });
     const text = csvText([['Nom', 'Catégorie', 'Type', 'Longitude', 'Latitude'], ['Salle A', '5', 'L', '', ''], ['Salle B', '5', 'L']]);
     const imp = await uploaded(c, 'erp', 'erp.csv', Buffer.from(text));
     await patched(c, imp.id, { mapping: { libelle: 'Nom', categorie: 'Catégorie', type_principal: 'Type' } });
     await checked(c, imp.id);
-    assert.deepEqual((await allRows(c, imp.id)).map(shape), [2, 3].map((line) => ({ line, status: 'error',
-      errors: ['geometry:geometry_missing'], warnings: [] })));
+    const rows = await allRows(c, imp.id);
+    assert.deepEqual(rows.map(shape), [2, 3].map((line) => ({ line, status: 'error', errors: ['geometry:geometry_missing'], warnings: [] })));
+    // Told about the file's row, not about a map to place it on.
+    assert.equal(rows[0].errors[0].message, 'La ligne du fichier ne donne pas de géométrie (sa position est vide).');
   });
 
   test('coordinates or a WKT that cannot be read: one geometry_source error saying why, not also geometry_missing', async () => {
