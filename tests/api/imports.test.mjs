@@ -13,9 +13,13 @@
 //   limits             unreadable files, import_max_bytes, territory, access
 //   the job            a second check replaces the report; the list
 //
-// Each group has its own organisations (the last mapping an organisation
-// checked is suggested for its next file) and its own places, so that the
-// look-alike searches of one group never see another's records.
+// Each test has its own organisation (the last mapping an organisation
+// checked is suggested for its next file). A dry run saves no submission,
+// so the look-alike searches only meet the rows of the same file and the
+// addresses of the BAL group; points of one file are 200 m apart or more
+// (spaced), so that only the look-alikes made on purpose are found.
+// A test named for what the server should do and does not yet fails until
+// it does (the import's known bugs).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
