@@ -710,11 +710,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	} else if (r->route == NULL)
 		asset_serve(r);
 	else if (r->route->flags & R_UPLOAD) {
-		if (r->upload == NULL || upload_finish(r->upload) != 0)
-			http_reply_error(r, r->upload == NULL ? 400 : 507,
-			    r->upload == NULL ? "file_missing" :
-			    "storage_failed", r->upload == NULL ? "Le corps "
-			    "de la requête doit être le fichier." : "Le fichier "
+		if (r->upload == NULL)
+			http_reply_error(r, 422, "file_unreadable", "Le fichier "
+			    "envoyé est vide.", "file");
+		else if (upload_finish(r->upload) != 0)
+			http_reply_error(r, 507, "storage_failed", "Le fichier "
 			    "n'a pas pu être enregistré sur le serveur.", NULL);
 		else
 			r->route->handler(r);

@@ -383,23 +383,30 @@ import_create(struct req *r)
 		db_reply_error(r, &e);
 		goto out;
 	}
+	/* The names' suggestion, overridden by the last mapping where it
+	 * fits: a field it mapped, a geometry source it gave. */
+	k.mapping = suggest_mapping(f, s.columns);
+	k.geometry = suggest_geometry(s.columns, s.native);
+	k.value_map = json_object();
 	if (PQntuples(res) == 1) {
-		k.mapping = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		k.geometry = json_loads(PQgetvalue(res, 0, 1), JSON_DECODE_ANY,
-		    NULL);
-		k.value_map = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
-		if (!mapping_fits(k.mapping, k.geometry, s.columns) ||
-		    (s.native && k.geometry != NULL)) {
-			json_decref(k.mapping);
-			json_decref(k.geometry);
+		json_t	*last = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		json_t	*geo = json_loads(PQgetvalue(res, 0, 1),
+			    JSON_DECODE_ANY, NULL);
+
+		if (mapping_fits(last, NULL, s.columns)) {
+			json_object_update(k.mapping, last);
 			json_decref(k.value_map);
-			k.mapping = k.geometry = k.value_map = NULL;
+			k.value_map = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 		}
-	}
-	if (k.mapping == NULL) {
-		k.mapping = suggest_mapping(f, s.columns);
-		k.geometry = suggest_geometry(s.columns, s.native);
-		k.value_map = json_object();
+		if (!s.native && json_is_object(geo) && strcmp("native",
+		    json_string_value(json_object_get(geo, "kind")) ?
+		    json_string_value(json_object_get(geo, "kind")) : "") != 0 &&
+		    mapping_fits(NULL, geo, s.columns)) {
+			json_decref(k.geometry);
+			k.geometry = json_incref(geo);
+		}
+		json_decref(last);
+		json_decref(geo);
 	}
 	if (db_tx(&e, create_tx, &k) != 0) {
 		db_reply_error(r, &e);
@@ -815,14 +822,16 @@ flush(struct job *j, struct db_err *e)
 
 /* Adds one row of the report to the batch being gathered. */
 static int
-add_row(struct job *j, long line, struct check *c, struct db_err *e)
+add_row(struct job *j, long line, struct check *c, int skipped,
+    struct db_err *e)
 {
 	json_t	*row;
 	char	*text;
 
 	row = json_pack("{s:I, s:s, s:O, s:O, s:O?, s:s?, s:s?, s:s?, s:s?}",
-	    "line", (json_int_t)line, "status", json_array_size(c->errors) ?
-	    "error" : json_array_size(c->warnings) ? "warning" : "valid",
+	    "line", (json_int_t)line, "status", skipped ? "skipped" :
+	    json_array_size(c->errors) ? "error" : json_array_size(c->warnings) ?
+	    "warning" : "valid",
 	    "errors", c->errors, "warnings", c->warnings, "attributes",
 	    c->clean, "wkb", c->hexwkb, "label", c->clean ? json_string_value(
 	    json_object_get(c->clean, form_name_field(c->form))) : NULL,
@@ -844,19 +853,37 @@ add_row(struct job *j, long line, struct check *c, struct db_err *e)
 static json_t *
 record_attrs(struct job *j, json_t *values)
 {
-	json_t		*attrs = json_object(), *v, *tr;
-	const char	*field, *text;
+	json_t		*attrs = json_object(), *v, *tr, *typed, *item, *map;
+	const char	*field, *column, *text;
+	char		*code = NULL;
+	size_t		 i;
 
 	json_object_foreach(j->mapping, field, v) {
-		text = json_string_value(json_object_get(values,
-		    json_string_value(v)));
+		column = json_string_value(v);
+		text = json_string_value(json_object_get(values, column));
 		if (text == NULL)
 			continue;
-		tr = json_object_get(json_object_get(j->value_map, field), text);
-		if (json_is_string(tr))
+		/* A BAL file's cle_interop is commune_voie_numero[_suffixe]:
+		 * the street code is its second part. */
+		if (strcmp(field, "code_voie") == 0 &&
+		    strcasecmp(column, "cle_interop") == 0 &&
+		    strchr(text, '_') != NULL) {
+			code = xstrndup(strchr(text, '_') + 1,
+			    strcspn(strchr(text, '_') + 1, "_"));
+			text = code;
+		}
+		map = json_object_get(j->value_map, field);
+		if (json_is_string(tr = json_object_get(map, text)))
 			text = json_string_value(tr);
-		json_object_set_new(attrs, field, form_text_value(j->form, field,
-		    text));
+		typed = form_text_value(j->form, field, text);
+		/* A list's items are translated one by one. */
+		json_array_foreach(typed, i, item)
+			if (json_is_string(tr = json_object_get(map,
+			    json_string_value(item))))
+				json_array_set(typed, i, tr);
+		json_object_set_new(attrs, field, typed);
+		free(code);
+		code = NULL;
 	}
 	return attrs;
 }
@@ -887,7 +914,8 @@ duplicates_in_file(struct job *j, struct db_err *e)
 	res = db_query(e, 0, "WITH d AS (SELECT DISTINCT ON (b.line) b.line, "
 	    "a.line AS first FROM import_rows a JOIN import_rows b ON "
 	    "b.import_id = a.import_id AND b.line > a.line WHERE a.import_id = $1 "
-	    "AND a.status <> 'error' AND b.status <> 'error' AND CASE WHEN "
+	    "AND a.status IN ('valid', 'warning') AND b.status IN ('valid', "
+	    "'warning') AND CASE WHEN "
 	    "$5::jsonb IS NOT NULL THEN a.insee_commune = b.insee_commune AND NOT "
 	    "EXISTS (SELECT 1 FROM jsonb_array_elements_text($5::jsonb) k WHERE "
 	    "lower(btrim(coalesce(a.attributes->>k, ''))) <> "
@@ -908,6 +936,17 @@ duplicates_in_file(struct job *j, struct db_err *e)
 	return 0;
 }
 
+static void
+drop_problem(json_t *list, const char *code)
+{
+	size_t	i;
+
+	for (i = json_array_size(list); i > 0; i--)
+		if (strcmp(json_string_value(json_object_get(json_array_get(list,
+		    i - 1), "code")), code) == 0)
+			json_array_remove(list, i - 1);
+}
+
 /*
  * A row without geometry: the entry form's message speaks of the map; a
  * file's row is told about its own columns.
@@ -926,6 +965,22 @@ file_wording(json_t *errors)
 			    "est vide)."));
 }
 
+/*
+ * BAL files carry a line per lieu-dit, numéro 99999 (BAL 1.4): a place
+ * name, not an address. Such a line is reported and left out.
+ */
+static int
+lieudit_line(struct job *j, json_t *values)
+{
+	const char	*col = json_string_value(json_object_get(j->mapping,
+			    "numero"));
+	const char	*v = col ? json_string_value(json_object_get(values,
+			    col)) : NULL;
+
+	return strcmp(form_guichet(j->form), "adresse") == 0 && v != NULL &&
+	    strcmp(v, "99999") == 0;
+}
+
 /* Runs a claimed dry run; 0 when the report is complete. */
 static int
 job_run(struct job *j, char *err, size_t errlen)
@@ -937,7 +992,7 @@ job_run(struct job *j, char *err, size_t errlen)
 	char		*path, rowerr[512];
 	const char	*v[1] = { j->ids };
 	long		 line;
-	int		 rc = -1, n;
+	int		 rc = -1, n, skipped = 0;
 
 	path = xasprintf("%s/%s.%s", conf.import_dir, j->ids, j->format);
 	if ((src = isrc_open(path, j->format, err, errlen)) == NULL)
@@ -958,6 +1013,13 @@ job_run(struct job *j, char *err, size_t errlen)
 			c.errors = json_array();
 			c.warnings = json_array();
 			form_problem(c.errors, NULL, "row_unreadable", "%s", rowerr);
+		} else if (lieudit_line(j, values)) {
+			skipped = 1;
+			c.errors = json_array();
+			c.warnings = json_array();
+			form_problem(c.warnings, "numero", "lieudit_ignored", "Ligne "
+			    "de lieu-dit (numéro 99999) : un lieu-dit n'est pas "
+			    "une adresse, la ligne est ignorée.");
 		} else {
 			rowerr[0] = '\0';	/* only isrc_geometry's from here */
 			attrs = record_attrs(j, values);
@@ -973,10 +1035,12 @@ job_run(struct job *j, char *err, size_t errlen)
 				check_free(&c);
 				goto dberr;
 			}
-			if (geometry == NULL && rowerr[0] != '\0')
+			if (geometry == NULL && rowerr[0] != '\0') {
+				/* It gave coordinates: unreadable, not missing. */
+				drop_problem(c.errors, "geometry_missing");
 				form_problem(c.errors, "geometry",
 				    "geometry_source", "%s", rowerr);
-			else if (geometry == NULL)
+			} else if (geometry == NULL)
 				file_wording(c.errors);
 			if (c.outside)
 				form_problem(c.errors, form_commune_field(j->form),
@@ -987,7 +1051,8 @@ job_run(struct job *j, char *err, size_t errlen)
 		}
 		json_decref(values);
 		json_decref(native);
-		rc = add_row(j, line, &c, &e);
+		rc = add_row(j, line, &c, skipped, &e);
+		skipped = 0;
 		check_free(&c);
 		if (rc != 0)
 			goto dberr;
@@ -1052,8 +1117,8 @@ commit_tx(PGconn *c, void *arg, struct db_err *e)
 	snprintf(due, sizeof(due), "%d", form_due_days(j->form));
 	if (audit_begin(c, e) || db_run(c, e, "CREATE TEMP TABLE import_new ON "
 	    "COMMIT DROP AS SELECT line, gen_random_uuid() AS uid FROM "
-	    "import_rows WHERE import_id = $1 AND status <> 'error' AND "
-	    "submission_id IS NULL", 1, v) ||
+	    "import_rows WHERE import_id = $1 AND status IN ('valid', "
+	    "'warning') AND submission_id IS NULL", 1, v) ||
 	    db_run(c, e, "INSERT INTO submissions (uid, guichet, state, "
 	    "attributes, geom, label, insee_commune, departement, author_id, "
 	    "organisation_id, warnings, submitted_at, voie_uid, operation, "

@@ -53,7 +53,10 @@ CREATE INDEX imports_org_idx ON imports (organisation_id, id DESC);
 CREATE TABLE import_rows (
 	import_id	bigint NOT NULL REFERENCES imports (id),
 	line		bigint NOT NULL,	-- CSV line, or feature number
-	status		text NOT NULL CHECK (status IN ('valid', 'warning', 'error')),
+	-- skipped: a row the format carries that is no record (a BAL
+	-- file's lieu-dit line, numéro 99999).
+	status		text NOT NULL CHECK (status IN ('valid', 'warning', 'error',
+			    'skipped')),
 	errors		jsonb NOT NULL DEFAULT '[]',
 	warnings	jsonb NOT NULL DEFAULT '[]',
 	attributes	jsonb,
