@@ -300,8 +300,9 @@ csv_open(FILE *f, char *err, size_t errlen)
 	/* Text has no NUL byte: a spreadsheet workbook, an image or an
 	 * archive does within its first bytes. */
 	if (memchr(c->in, '\0', c->end) != NULL) {
-		fail(err, errlen, "Ce fichier n'est pas un texte CSV (un "
-		    "classeur Excel ou LibreOffice s'enregistre d'abord « CSV »).");
+		fail(err, errlen, "Ce fichier n'est pas un texte CSV : il contient "
+		    "des octets nuls (un classeur Excel ou LibreOffice "
+		    "s'enregistre d'abord « CSV »).");
 		goto fail;
 	}
 	if (c->end >= 3 && memcmp(c->in, "\xef\xbb\xbf", 3) == 0) {
