@@ -18,10 +18,13 @@
  * INSERT_BATCH. Records of the same file that look alike (the form's
  * duplicate rule) are flagged once the whole file is in.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "auth.h"
@@ -1279,54 +1282,95 @@ csv_field(struct buf *b, const char *s)
  * GET /api/v1/imports/{id}/report.csv: one line per problem (errors then
  * warnings of each row, in line order), and one for each row without any,
  * separated by ';' with a BOM so that a spreadsheet reads the accents.
+ * Written a thousand rows at a time into an unlinked temporary file that
+ * is then sent: a report of any size in bounded memory.
  */
 void
 import_report_csv(struct req *r)
 {
-	struct MHD_Response	*resp;
+	struct MHD_Response	*resp = NULL;
 	struct db_err		 e;
 	struct buf		 b = { 0 };
 	PGresult		*res;
-	char			 ids[24], disp[96];
-	const char		*v[1] = { ids };
-	int			 i, k;
+	FILE			*f = NULL;
+	char			 ids[24], after[24] = "0", disp[96], *path;
+	const char		*v[2] = { ids, after };
+	int			 i, k, n, fd;
 
 	if ((res = import_row(r, req_param(r, "id")->i)) == NULL)
 		return;
 	PQclear(res);
 	snprintf(ids, sizeof(ids), "%lld", req_param(r, "id")->i);
-	res = db_query(&e, DB_IDEMPOTENT, "SELECT r.line::text, r.status, "
-	    "coalesce(p.level, ''), coalesce(p.x->>'field', ''), "
-	    "coalesce(p.x->>'code', ''), coalesce(p.x->>'message', ''), "
-	    "coalesce(r.label, '') FROM import_rows r LEFT JOIN LATERAL ("
-	    "SELECT 'erreur' AS level, x, 0 AS o, n FROM "
-	    "jsonb_array_elements(r.errors) WITH ORDINALITY AS e(x, n) UNION ALL "
-	    "SELECT 'avertissement', x, 1, n FROM jsonb_array_elements(r.warnings) "
-	    "WITH ORDINALITY AS w(x, n)) p ON true WHERE r.import_id = $1 ORDER "
-	    "BY r.line, p.o, p.n", 1, v);
-	if (res == NULL) {
-		db_reply_error(r, &e);
+	path = xasprintf("%s/tmp", conf.import_dir);
+	mkdir(conf.import_dir, 0750);	/* on a node that took no upload yet */
+	mkdir(path, 0750);
+	free(path);
+	path = xasprintf("%s/tmp/report-XXXXXX", conf.import_dir);
+	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w+b")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		log_error("import report: %s: %s", path, strerror(errno));
+		http_reply_error(r, 507, "storage_failed", "Le rapport n'a pas pu "
+		    "être préparé sur le serveur.", NULL);
+		free(path);
 		return;
 	}
+	unlink(path);
+	free(path);
 	buf_puts(&b, "\xef\xbb\xbfligne;statut;niveau;champ;code;message;nom\r\n");
-	for (i = 0; i < PQntuples(res); i++) {
-		for (k = 0; k < 7; k++) {
-			if (k > 0)
-				buf_puts(&b, ";");
-			csv_field(&b, PQgetvalue(res, i, k));
+	do {
+		res = db_query(&e, DB_IDEMPOTENT, "SELECT r.line::text, r.status, "
+		    "coalesce(p.level, ''), coalesce(p.x->>'field', ''), "
+		    "coalesce(p.x->>'code', ''), coalesce(p.x->>'message', ''), "
+		    "coalesce(r.label, '') FROM import_rows r LEFT JOIN LATERAL ("
+		    "SELECT 'erreur' AS level, x, 0 AS o, n FROM "
+		    "jsonb_array_elements(r.errors) WITH ORDINALITY AS e(x, n) "
+		    "UNION ALL SELECT 'avertissement', x, 1, n FROM "
+		    "jsonb_array_elements(r.warnings) WITH ORDINALITY AS w(x, n)) "
+		    "p ON true WHERE r.import_id = $1 AND r.line IN (SELECT line "
+		    "FROM import_rows WHERE import_id = $1 AND line > $2::bigint "
+		    "ORDER BY line LIMIT 1000) ORDER BY r.line, p.o, p.n", 2, v);
+		if (res == NULL) {
+			db_reply_error(r, &e);
+			goto out;
 		}
-		buf_puts(&b, "\r\n");
+		n = PQntuples(res);
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < 7; k++) {
+				if (k > 0)
+					buf_puts(&b, ";");
+				csv_field(&b, PQgetvalue(res, i, k));
+			}
+			buf_puts(&b, "\r\n");
+		}
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s",
+			    PQgetvalue(res, n - 1, 0));
+		PQclear(res);
+		if (b.len > 0 && fwrite(b.data, 1, b.len, f) != b.len) {
+			http_reply_error(r, 507, "storage_failed", "Le rapport n'a "
+			    "pas pu être préparé sur le serveur.", NULL);
+			goto out;
+		}
+		b.len = 0;
+	} while (n > 0);
+	if (fflush(f) != 0 || (r->bytes = (size_t)ftell(f)) == (size_t)-1 ||
+	    (fd = dup(fileno(f))) < 0 ||
+	    (resp = MHD_create_response_from_fd_at_offset64(r->bytes, fd, 0))
+	    == NULL) {
+		http_reply_error(r, 507, "storage_failed", "Le rapport n'a pas pu "
+		    "être préparé sur le serveur.", NULL);
+		goto out;
 	}
-	PQclear(res);
-	r->bytes = b.len;
-	resp = MHD_create_response_from_buffer_with_free_callback(b.len, b.data,
-	    free);
 	snprintf(disp, sizeof(disp), "attachment; filename=\"import-%s-"
 	    "rapport.csv\"", ids);
 	MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
 	MHD_add_response_header(resp, "Content-Disposition", disp);
 	http_common_headers(resp, 1);
 	http_reply(r, 200, resp);
+out:
+	buf_free(&b);
+	fclose(f);
 }
 
 /* --- commit and cancel, asked for -------------------------------------------------- */
