@@ -891,6 +891,14 @@ record_attrs(struct job *j, json_t *values)
 	return attrs;
 }
 
+/* The warning a look-alike of an earlier line gets, from a WITH t (line, first). */
+#define DUP_SET_FROM(t) "UPDATE import_rows r SET status = CASE WHEN " \
+	"r.status = 'valid' THEN 'warning' ELSE r.status END, warnings = " \
+	"r.warnings || jsonb_build_array(jsonb_build_object('field', " \
+	"'geometry', 'code', 'duplicate_in_file', 'message', 'Cette ligne " \
+	"ressemble à la ligne ' || " t ".first || ' du même fichier.')) FROM " \
+	t " WHERE r.import_id = $1 AND r.line = " t ".line"
+
 /*
  * Records of the same file that look alike: within the form's radius with
  * a similar name, or (addresses) the same values of the "same" keys in the
@@ -903,36 +911,51 @@ duplicates_in_file(struct job *j, struct db_err *e)
 			    j->form), "geometry"), "duplicates");
 	json_t		*same = json_object_get(dup, "same");
 	char		 rad[32], deg[32], sim[32], *keys;
-	const char	*v[5] = { j->ids, rad, deg, sim, NULL };
+	const char	*v[4] = { j->ids, rad, deg, sim }, *w[2];
 	PGresult	*res;
 
-	snprintf(rad, sizeof(rad), "%g", json_number_value(json_object_get(dup,
-	    "radius_m")));
-	snprintf(deg, sizeof(deg), "%g", json_number_value(json_object_get(dup,
-	    "radius_m")) / 111000.0 * 1.6);
-	snprintf(sim, sizeof(sim), "%g", json_number_value(json_object_get(dup,
-	    "similarity")));
-	keys = same ? json_dumps(same, JSON_COMPACT) : NULL;
-	v[4] = keys;
-	res = db_query(e, 0, "WITH d AS (SELECT DISTINCT ON (b.line) b.line, "
-	    "a.line AS first FROM import_rows a JOIN import_rows b ON "
-	    "b.import_id = a.import_id AND b.line > a.line WHERE a.import_id = $1 "
-	    "AND a.status IN ('valid', 'warning') AND b.status IN ('valid', "
-	    "'warning') AND CASE WHEN "
-	    "$5::jsonb IS NOT NULL THEN a.insee_commune = b.insee_commune AND NOT "
-	    "EXISTS (SELECT 1 FROM jsonb_array_elements_text($5::jsonb) k WHERE "
-	    "lower(btrim(coalesce(a.attributes->>k, ''))) <> "
-	    "lower(btrim(coalesce(b.attributes->>k, '')))) ELSE "
-	    "ST_DWithin(a.geom, b.geom, $3::float8) AND ST_DWithin(a.geom::"
-	    "geography, b.geom::geography, $2::float8) AND (a.label IS NULL OR "
-	    "b.label IS NULL OR similarity(a.label, b.label) >= $4::float4) END "
-	    "ORDER BY b.line, a.line) UPDATE import_rows r SET status = CASE "
-	    "WHEN r.status = 'valid' THEN 'warning' ELSE r.status END, warnings "
-	    "= r.warnings || jsonb_build_array(jsonb_build_object('field', "
-	    "'geometry', 'code', 'duplicate_in_file', 'message', 'Cette ligne "
-	    "ressemble à la ligne ' || d.first || ' du même fichier.')) FROM d "
-	    "WHERE r.import_id = $1 AND r.line = d.line", 5, v);
-	free(keys);
+	/*
+	 * Both ways are equality or index joins, never a pair-by-pair scan:
+	 * the same keys are folded into one text compared by a hash join,
+	 * the radius is a ST_DWithin the GiST index of import_rows serves.
+	 */
+	if (same != NULL) {
+		keys = json_dumps(same, JSON_COMPACT);
+		w[0] = j->ids;
+		w[1] = keys;
+		res = db_query(e, 0, "WITH k AS (SELECT line, insee_commune, "
+		    "(SELECT string_agg(lower(regexp_replace(btrim(coalesce("
+		    "r.attributes->>t.k, '')), '\\s+', ' ', 'g')), '|' ORDER BY "
+		    "t.o) FROM jsonb_array_elements_text($2::jsonb) WITH "
+		    "ORDINALITY AS t(k, o)) AS key FROM import_rows r WHERE "
+		    "import_id = $1 AND status IN ('valid', 'warning')), d AS "
+		    "(SELECT DISTINCT ON (b.line) b.line, a.line AS first FROM k a "
+		    "JOIN k b ON a.insee_commune = b.insee_commune AND a.key = "
+		    "b.key AND b.line > a.line ORDER BY b.line, a.line) "
+		    DUP_SET_FROM("d"), 2, w);
+		free(keys);
+	} else {
+		snprintf(rad, sizeof(rad), "%g", json_number_value(
+		    json_object_get(dup, "radius_m")));
+		snprintf(deg, sizeof(deg), "%g", json_number_value(
+		    json_object_get(dup, "radius_m")) / 111000.0 * 1.6);
+		snprintf(sim, sizeof(sim), "%g", json_number_value(
+		    json_object_get(dup, "similarity")));
+		/* Per row, the earliest look-alike: the fence (OFFSET 0)
+		 * keeps the planner on the geometry index instead of a
+		 * range of earlier lines rebuilt for every row. */
+		res = db_query(e, 0, "WITH d AS (SELECT b.line, (SELECT "
+		    "min(a.line) FROM (SELECT line, geom, label, status FROM "
+		    "import_rows WHERE import_id = $1 AND geom && ST_Expand("
+		    "b.geom, $3::float8) OFFSET 0) a WHERE a.line < b.line AND "
+		    "a.status IN ('valid', 'warning') AND ST_DWithin(a.geom::"
+		    "geography, b.geom::geography, $2::float8) AND (a.label IS "
+		    "NULL OR b.label IS NULL OR similarity(a.label, b.label) >= "
+		    "$4::float4)) AS first FROM import_rows b WHERE b.import_id = "
+		    "$1 AND b.status IN ('valid', 'warning') AND b.geom IS NOT "
+		    "NULL), dd AS (SELECT line, first FROM d WHERE first IS NOT "
+		    "NULL) " DUP_SET_FROM("dd"), 4, v);
+	}
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -1191,6 +1214,9 @@ job_do(struct job *j)
 	int64_t		 t0 = now_us();
 
 	j->last_beat = now_us();
+	/* A job's set-based statements (a commit of 100,000 records, the
+	 * look-alikes of a whole file) outlast a request's timeout. */
+	PQclear(db_query(&e, 0, "SET statement_timeout = '15min'", 0, NULL));
 	if ((j->commit ? commit_run(j, err, sizeof(err)) :
 	    job_run(j, err, sizeof(err))) == 0)
 		log_info("import %lld %s: %lld rows in %.1f s", (long long)j->id,
