@@ -76,18 +76,11 @@ batch_dir(int64_t id)
 static int
 prepare_dir(const char *dir, char *err, size_t errlen)
 {
-	char		*p = xstrdup(dir), *s;
+	char		*p = xstrdup(dir);
 	DIR		*d;
 	struct dirent	*e;
 
-	for (s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, 0750) != 0 && errno != EEXIST)
-				goto fail;
-			*s = '/';
-		}
-	if (mkdir(p, 0750) != 0 && errno != EEXIST)
+	if (mkdirs(p) != 0)
 		goto fail;
 	if ((d = opendir(p)) != NULL) {
 		while ((e = readdir(d)) != NULL)

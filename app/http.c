@@ -688,8 +688,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				/* A file: to disk as it comes, never held. */
 				if (r->upload == NULL &&
 				    (r->upload = upload_begin()) == NULL)
-					r->body_too_large = 1;
-				else
+					r->storage_failed = 1;
+				else if (r->upload != NULL)
 					upload_write(r->upload, upload_data,
 					    *upload_data_size);
 			} else
@@ -710,7 +710,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	} else if (r->route == NULL)
 		asset_serve(r);
 	else if (r->route->flags & R_UPLOAD) {
-		if (r->upload == NULL)
+		if (r->storage_failed)
+			http_reply_error(r, 507, "storage_failed", "Le fichier "
+			    "n'a pas pu être enregistré sur le serveur.", NULL);
+		else if (r->upload == NULL)
 			http_reply_error(r, 422, "file_unreadable", "Le fichier "
 			    "envoyé est vide.", "file");
 		else if (upload_finish(r->upload) != 0)

@@ -40,6 +40,7 @@ struct req {
 	size_t			 bytes;
 	char			 etag[24];	/* set: sent with a JSON answer */
 	struct upload		*upload;	/* R_UPLOAD: the body, on disk */
+	int			 storage_failed;	/* ...could not be stored */
 };
 
 /* Runs the server until SIGINT or SIGTERM; returns the exit status. */

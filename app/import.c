@@ -1328,8 +1328,7 @@ import_report_csv(struct req *r)
 	PQclear(res);
 	snprintf(ids, sizeof(ids), "%lld", req_param(r, "id")->i);
 	path = xasprintf("%s/tmp", conf.import_dir);
-	mkdir(conf.import_dir, 0750);	/* on a node that took no upload yet */
-	mkdir(path, 0750);
+	mkdirs(path);	/* on a node that took no upload yet */
 	free(path);
 	path = xasprintf("%s/tmp/report-XXXXXX", conf.import_dir);
 	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w+b")) == NULL) {

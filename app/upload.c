@@ -37,8 +37,7 @@ upload_begin(void)
 	int		 fd;
 
 	dir = xasprintf("%s/tmp", conf.import_dir);
-	if ((mkdir(conf.import_dir, 0750) != 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0750) != 0 && errno != EEXIST)) {
+	if (mkdirs(dir) != 0) {
 		log_error("upload: cannot create %s: %s", dir, strerror(errno));
 		free(dir);
 		return NULL;

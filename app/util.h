@@ -76,6 +76,8 @@ void	 hex_encode(char *out, const unsigned char *in, size_t n);
 int	 pgarray_parse(const char *lit, char ***out, size_t *n);
 void	 pgarray_free(char **v, size_t n);
 
+/* mkdir -p (mode 0750); 0, or -1 with errno. */
+int	 mkdirs(const char *path);
 /* Removes the blanks (spaces, tabs) around s, in place. */
 void	 str_strip(char *s);
 /* Cuts an incomplete UTF-8 sequence off the end of s (after a truncation). */
