@@ -1163,7 +1163,7 @@ form_text_value(const struct form *f, const char *field, const char *text)
 
 /*
  * A filter of the open-data API comes as query text: it is read as the
- * field's type (text_value) and then checked by the same read_value as a
+ * field's type (text_value; booleans only as true or false) and then checked by the same read_value as a
  * submitted value, so that a filter accepts exactly the values a record
  * can hold. An enum_list field matches the records whose list holds the
  * values given, by jsonb containment.
@@ -1183,7 +1183,10 @@ form_filter_value(const struct form *f, const char *field, const char *raw,
 		    "pas un texte UTF-8 valide.", fd->label);
 		return NULL;
 	}
-	in = text_value(fd, raw);
+	/* A query string says true or false: the API's schema says boolean
+	 * (a file's oui/non/1/0 are for imports). */
+	in = fd->type == F_BOOLEAN && strcmp(raw, "true") != 0 &&
+	    strcmp(raw, "false") != 0 ? json_string(raw) : text_value(fd, raw);
 	out = read_value(fd, in, errors, &bad_value);
 	json_decref(in);
 	if (out == NULL && json_array_size(errors) == 0)
