@@ -606,10 +606,8 @@ form_field_label(const struct form *f, const char *name)
 size_t form_field_count(const struct form *f) { return f->nfields; }
 
 const char *
-form_field_name(const struct form *f, size_t i, int *queryable)
+form_field_name(const struct form *f, size_t i)
 {
-	if (queryable != NULL)
-		*queryable = f->fields[i].queryable;
 	return f->fields[i].name;
 }
 

@@ -50,9 +50,9 @@ int		 form_authority_of_kind(const struct form *, const char *kind);
 /* A field's label, or NULL for an undeclared field. */
 const char	*form_field_label(const struct form *, const char *field);
 
-/* The number of fields, and the name of field i (queryable: may it filter). */
+/* The number of fields, and the name of field i. */
 size_t		 form_field_count(const struct form *);
-const char	*form_field_name(const struct form *, size_t i, int *queryable);
+const char	*form_field_name(const struct form *, size_t i);
 
 /*
  * A filter on a queryable field, from query text, as the typed value to

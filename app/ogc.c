@@ -86,17 +86,6 @@ static const char *const conformance[] = {
 	"interval '2 seconds' THEN floor(extract(epoch FROM max(updated_at)))" \
 	"::bigint END FROM submissions WHERE guichet = $1)"
 
-const char *
-ogc_guichet(const char *collection)
-{
-	size_t	i;
-
-	for (i = 0; ogc_collection_ids[i] != NULL; i++)
-		if (strcmp(collection, ogc_collection_ids[i]) == 0)
-			return collection_guichets[i];
-	return NULL;
-}
-
 /* --- answers ---------------------------------------------------------------- */
 
 enum fmt { FMT_JSON, FMT_HTML, FMT_JSONLD };
@@ -1058,7 +1047,7 @@ feature_json(const struct items_q *q, PGresult *res, int i)
 	attrs = json_loads(PQgetvalue(res, i, 4), 0, NULL);
 	geom = json_loads(PQgetvalue(res, i, 3), 0, NULL);
 	for (k = 0; k < form_field_count(f); k++) {
-		name = form_field_name(f, k, NULL);
+		name = form_field_name(f, k);
 		json_object_set(props, name, json_object_get(attrs, name) ?
 		    json_object_get(attrs, name) : json_null());
 	}

@@ -28,7 +28,5 @@ void	 ogc_widget(struct req *);
 
 /* The collection ids ("erp", "equipco", "adresses"), NULL-terminated. */
 extern const char *const ogc_collection_ids[];
-/* The guichet a collection publishes, or NULL. */
-const char	*ogc_guichet(const char *collection);
 
 #endif
