@@ -26,6 +26,17 @@ check_free(struct check *c)
 	free(c->hexwkb);
 }
 
+/* The look-alike query's common head and tail (see duplicates()). */
+#define DUP_SELECT "SELECT coalesce(json_agg(json_build_object('id', id, " \
+	"'label', label, 'state', state, 'distance_m', d) ORDER BY d), '[]') " \
+	"FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::" \
+	"geography, $2::geometry::geography))::int AS d FROM submissions s " \
+	"WHERE s.guichet = $1 AND s.id <> $3::bigint " \
+	"AND s.id IS DISTINCT FROM $4::bigint AND s.operation = 'create' " \
+	"AND s.state NOT IN ('draft', 'withdrawn', 'rejected', 'deleted') " \
+	"AND (s.organisation_id = $5::bigint OR s.state = 'validated') "
+#define DUP_END "ORDER BY 4 LIMIT 5) t"
+
 /*
  * Nearby objects of the same guichet: within the form's radius and with a
  * similar name, or, for addresses, the same number, suffix and street.
@@ -42,58 +53,57 @@ duplicates(struct check *c, int64_t self, int64_t org, struct db_err *e)
 			    "similarity"));
 	const char	*name = json_string_value(json_object_get(c->clean,
 			    form_name_field(c->form)));
-	char		 rad[32], deg[32], simt[32], id[24], oid[24], *keys, *attrs;
-	char		 tid[24];
-	const char	*v[12];
+	char		 rad[32], deg[32], simt[32], id[24], oid[24], tid[24];
+	char		*keys = NULL, *attrs = NULL;
+	const char	*v[9];
 	PGresult	*res;
 
 	if (c->hexwkb == NULL)
 		return 0;
-	snprintf(tid, sizeof(tid), "%lld", (long long)c->target);
-	snprintf(rad, sizeof(rad), "%g", radius);
-	snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
-	snprintf(simt, sizeof(simt), "%g", sim);
 	snprintf(id, sizeof(id), "%lld", (long long)self);
+	snprintf(tid, sizeof(tid), "%lld", (long long)c->target);
 	snprintf(oid, sizeof(oid), "%lld", (long long)org);
-	keys = same ? json_dumps(same, JSON_COMPACT) : NULL;
-	attrs = json_dumps(c->clean, JSON_COMPACT);
 	v[0] = form_guichet(c->form);
 	v[1] = c->hexwkb;
-	v[2] = rad;
-	v[3] = deg;
-	v[4] = id;
-	v[5] = name;
-	v[6] = simt;
-	v[7] = keys;
-	v[8] = attrs;
-	v[9] = oid;
-	v[10] = c->commune[0] ? c->commune : NULL;
-	v[11] = c->target ? tid : NULL;
+	v[2] = id;
+	v[3] = c->target ? tid : NULL;
+	v[4] = oid;
 	/*
 	 * Two ways to be alike. With "same" keys (addresses: number, suffix,
 	 * street), every key equal once case and blanks are folded, in the
 	 * same commune, wherever the point: the same literal address. Else
 	 * within the radius with a similar name (pg_trgm), or any name when
 	 * none is given. Only what the author may know of is listed: its
-	 * organisation's submissions, and validated objects.
+	 * organisation's submissions, and validated objects. Two statements
+	 * rather than one with a CASE, so that each has a plan of its own,
+	 * prepared once per connection: an import runs one for each row.
 	 */
-	res = db_query(e, DB_IDEMPOTENT, "SELECT coalesce(json_agg(json_build_object("
-	    "'id', id, 'label', label, 'state', state, 'distance_m', d) ORDER BY d), "
-	    "'[]') FROM (SELECT s.id, s.label, s.state, round(ST_Distance(s.geom::"
-	    "geography, $2::geometry::geography))::int AS d FROM submissions s "
-	    "WHERE s.guichet = $1 AND s.id <> $5::bigint "
-	    "AND s.id IS DISTINCT FROM $12::bigint AND s.operation = 'create' "
-	    "AND s.state NOT IN ('draft', 'withdrawn', 'rejected', 'deleted') "
-	    "AND (s.organisation_id = $10::bigint OR s.state = 'validated') "
-	    "AND CASE WHEN $8::jsonb IS NOT NULL THEN s.insee_commune = $11 "
-	    "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) k "
-	    "  WHERE lower(regexp_replace(btrim(coalesce(s.attributes->>k, '')), "
-	    "  '\\s+', ' ', 'g')) <> lower(regexp_replace(btrim(coalesce("
-	    "  ($9::jsonb)->>k, '')), '\\s+', ' ', 'g'))) "
-	    "ELSE ST_DWithin(s.geom, $2::geometry, $4::float8) "
-	    "  AND ST_DWithin(s.geom::geography, $2::geometry::geography, $3::float8) "
-	    "  AND ($6::text IS NULL OR similarity(s.label, $6) >= $7::float4) END "
-	    "ORDER BY 4 LIMIT 5) t", 12, v);
+	if (same != NULL) {
+		keys = json_dumps(same, JSON_COMPACT);
+		attrs = json_dumps(c->clean, JSON_COMPACT);
+		v[5] = c->commune[0] ? c->commune : NULL;
+		v[6] = keys;
+		v[7] = attrs;
+		res = db_query(e, DB_IDEMPOTENT | DB_PREPARED, DUP_SELECT
+		    "AND s.insee_commune = $6 AND NOT EXISTS (SELECT 1 FROM "
+		    "jsonb_array_elements_text($7::jsonb) k WHERE "
+		    "lower(regexp_replace(btrim(coalesce(s.attributes->>k, '')), "
+		    "'\\s+', ' ', 'g')) <> lower(regexp_replace(btrim(coalesce("
+		    "($8::jsonb)->>k, '')), '\\s+', ' ', 'g'))) " DUP_END, 8, v);
+	} else {
+		snprintf(rad, sizeof(rad), "%g", radius);
+		snprintf(deg, sizeof(deg), "%g", radius / 111000.0 * 1.6);
+		snprintf(simt, sizeof(simt), "%g", sim);
+		v[5] = deg;
+		v[6] = rad;
+		v[7] = name;
+		v[8] = simt;
+		res = db_query(e, DB_IDEMPOTENT | DB_PREPARED, DUP_SELECT
+		    "AND ST_DWithin(s.geom, $2::geometry, $6::float8) "
+		    "AND ST_DWithin(s.geom::geography, $2::geometry::geography, "
+		    "$7::float8) AND ($8::text IS NULL OR similarity(s.label, $8) "
+		    ">= $9::float4) " DUP_END, 9, v);
+	}
 	free(keys);
 	free(attrs);
 	if (res == NULL)
@@ -135,7 +145,7 @@ cog_checks(struct check *c, struct db_err *e)
 
 	if (c->commune[0] == '\0' || (deleguee == NULL && cp == NULL))
 		return 0;
-	res = db_query(e, DB_IDEMPOTENT, "SELECT "
+	res = db_query(e, DB_IDEMPOTENT | DB_PREPARED, "SELECT "
 	    "$2::text IS NULL OR EXISTS (SELECT 1 FROM ref_communes WHERE "
 	    "  code = $2 AND type IN ('commune-deleguee', 'commune-associee') "
 	    "  AND chef_lieu = $1), "

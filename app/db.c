@@ -21,10 +21,17 @@
 #include "util.h"
 
 #define RECONNECT_SPACING_US	500000
+#define PREPARED_MAX		16
 
+/*
+ * prepared[] lists the statements (by the address of their static text)
+ * prepared on conn as "g<index>"; a new connection starts with none.
+ */
 struct dbthr {
-	PGconn	*conn;
-	int64_t	 last_failure;
+	PGconn		*conn;
+	int64_t		 last_failure;
+	const char	*prepared[PREPARED_MAX];
+	int		 nprepared;
 };
 
 static pthread_key_t	thr_key;
@@ -69,6 +76,7 @@ db_thread_close(void)
 		PQfinish(t->conn);
 	t->conn = NULL;
 	t->last_failure = 0;
+	t->nprepared = 0;
 }
 
 /* libpq notices (e.g. "extension already exists") are not for the log. */
@@ -138,6 +146,7 @@ thread_conn(struct db_err *e)
 		PQfinish(t->conn);
 		t->conn = NULL;
 	}
+	t->nprepared = 0;
 	if (t->last_failure != 0 &&
 	    now_us() - t->last_failure < RECONNECT_SPACING_US) {
 		e->rc = DB_UNAVAILABLE;
@@ -212,6 +221,48 @@ db_run(PGconn *c, struct db_err *e, const char *sql, int n,
 	return res ? 0 : -1;
 }
 
+/*
+ * Runs a statement prepared once per connection: a query run for each row
+ * of an import would otherwise be parsed and planned each time, which costs
+ * PostgreSQL several times its execution. Statements are known by the
+ * address of their text, so only string literals qualify; past
+ * PREPARED_MAX of them, the rest run unprepared.
+ */
+static PGresult *
+exec_prepared(PGconn *c, struct db_err *e, const char *sql, int n,
+    const char *const *values)
+{
+	struct dbthr	*t = thr_get();
+	PGresult	*res;
+	ExecStatusType	 st;
+	char		 name[16];
+	int		 i;
+
+	for (i = 0; i < t->nprepared && t->prepared[i] != sql; i++)
+		;
+	if (i == PREPARED_MAX)
+		return db_exec(c, e, sql, n, values);
+	snprintf(name, sizeof(name), "g%d", i);
+	memset(e, 0, sizeof(*e));
+	if (i == t->nprepared) {
+		res = PQprepare(c, name, sql, n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			classify(c, res, e);
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		t->prepared[t->nprepared++] = sql;
+	}
+	res = PQexecPrepared(c, name, n, values, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
+		return res;
+	classify(c, res, e);
+	PQclear(res);
+	return NULL;
+}
+
 PGresult *
 db_query(struct db_err *e, unsigned flags, const char *sql, int n,
     const char *const *values)
@@ -224,7 +275,9 @@ db_query(struct db_err *e, unsigned flags, const char *sql, int n,
 		memset(e, 0, sizeof(*e));
 		if ((c = thread_conn(e)) == NULL)
 			return NULL;
-		if ((res = db_exec(c, e, sql, n, values)) != NULL)
+		res = (flags & DB_PREPARED) ? exec_prepared(c, e, sql, n,
+		    values) : db_exec(c, e, sql, n, values);
+		if (res != NULL)
 			return res;
 		if (e->rc != DB_UNAVAILABLE || !(flags & DB_IDEMPOTENT))
 			break;

@@ -29,6 +29,8 @@ struct db_err {
 
 /* Flags of db_query. */
 #define DB_IDEMPOTENT	0x01	/* safe to run again on a new connection */
+#define DB_PREPARED	0x02	/* prepare once per connection; sql must be a
+				   string literal (known by its address) */
 
 /* A new connection configured from conf; NULL and a message on failure. */
 PGconn		*db_connect(char *err, size_t errlen);
