@@ -36,6 +36,7 @@
 #include "import.h"
 #include "isource.h"
 #include "jobpool.h"
+#include "notify.h"
 #include "submission.h"
 #include "upload.h"
 #include "util.h"
@@ -1139,6 +1140,8 @@ commit_tx(PGconn *c, void *arg, struct db_err *e)
 	    due }, *w[2];
 	PGresult	*res;
 	int64_t		 n;
+	char		*msg;
+	int		 rc;
 
 	snprintf(due, sizeof(due), "%d", form_due_days(j->form));
 	if (audit_begin(c, e) || db_run(c, e, "CREATE TEMP TABLE import_new ON "
@@ -1187,9 +1190,20 @@ commit_tx(PGconn *c, void *arg, struct db_err *e)
 	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	j->done = n;
-	return audit_append(c, e, "import.committed", j->who->user_id, 0,
+	if (audit_append(c, e, "import.committed", j->who->user_id, 0,
 	    json_pack("{s:I, s:I, s:s}", "import", (json_int_t)j->id, "records",
-	    (json_int_t)n, "state", v[1]));
+	    (json_int_t)n, "state", v[1])))
+		return -1;
+	if (j->validate || n == 0)
+		return 0;
+	msg = xasprintf("%s : %lld saisie%s importée%s par %s à instruire "
+	    "(import n° %lld).", json_string_value(json_object_get(
+	    form_definition(j->form), "title")), (long long)n, n > 1 ? "s" : "",
+	    n > 1 ? "s" : "", j->who->org_name, (long long)j->id);
+	rc = notify_import(c, e, j->form, j->id, j->who->user_id,
+	    "Guichet : un lot importé à instruire", msg);
+	free(msg);
+	return rc;
 }
 
 static int

@@ -1152,10 +1152,10 @@ mod_queue(struct req *r)
 	    "state"), *commune = req_param(r, "commune"), *as = req_param(r,
 	    "assigned"), *od = req_param(r, "overdue"), *age = req_param(r,
 	    "older_than_days"), *lim = req_param(r, "limit"), *off =
-	    req_param(r, "offset");
+	    req_param(r, "offset"), *imp = req_param(r, "import");
 	char		*auth = authorities_of(r->who, g->set ? g->s : NULL), *d, *c;
-	char		 uid[24], l[16], o[16], days[16];
-	const char	*v[12];
+	char		 uid[24], l[16], o[16], days[16], iid[24];
+	const char	*v[13];
 
 	terr_to_pg(&r->who->terr, &d, &c);
 	idstr(uid, sizeof(uid), r->who->user_id);
@@ -1174,6 +1174,8 @@ mod_queue(struct req *r)
 	v[9] = days;
 	v[10] = l;
 	v[11] = o;
+	idstr(iid, sizeof(iid), imp->set ? imp->i : 0);
+	v[12] = imp->set ? iid : NULL;
 	/* What the caller's authority has not validated yet in this round,
 	 * oldest first. */
 	db_reply_json(r, "WITH q AS (SELECT s.*, $1::jsonb->>s.guichet AS "
@@ -1181,7 +1183,8 @@ mod_queue(struct req *r)
 	    "IS NULL THEN s.state IN ('submitted', 'in_review') ELSE s.state = "
 	    "$6 END AND ($7::text IS NULL OR s.insee_commune = $7) AND "
 	    "(NOT $9::boolean OR s.due_at < now()) AND s.submitted_at <= now() - "
-	    "make_interval(days => $10::int) AND NOT EXISTS (SELECT 1 FROM "
+	    "make_interval(days => $10::int) AND ($13::bigint IS NULL OR "
+	    "s.import_id = $13) AND NOT EXISTS (SELECT 1 FROM "
 	    "reviews v WHERE v.submission_id = s.id AND v.round = s.round AND "
 	    "v.decision = 'validate' AND v.authority = $1::jsonb->>s.guichet) "
 	    "AND CASE $8 WHEN 'me' THEN EXISTS (SELECT 1 FROM assignments a "
@@ -1205,7 +1208,7 @@ mod_queue(struct req *r)
 	    "assignments a JOIN users u ON u.id = a.user_id WHERE "
 	    "a.submission_id = s.id)) ORDER BY s.submitted_at, s.id), '[]')) "
 	    "FROM (SELECT * FROM q ORDER BY submitted_at, id LIMIT $11 OFFSET "
-	    "$12) s", 12, v, "");
+	    "$12) s", 13, v, "");
 	free(auth);
 	free(d);
 	free(c);

@@ -53,6 +53,47 @@ log_mails(PGresult *res)
 		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
 }
 
+/* The guichet's authority kinds as a PostgreSQL array literal. */
+static void
+authority_kinds(const struct form *f, struct buf *kinds)
+{
+	size_t		 i, n;
+	json_t		*kv;
+
+	/* Kinds are [a-z_] words (form.c checks them): a safe literal. */
+	buf_puts(kinds, "{");
+	for (i = 0; f != NULL && i < form_authority_count(f); i++)
+		json_array_foreach(form_authority_kinds(f, i), n, kv)
+			buf_appendf(kinds, "%s%s", kinds->len > 1 ? "," : "",
+			    json_string_value(kv));
+	buf_puts(kinds, "}");
+}
+
+/*
+ * The common tail of both statements below: given r (recipients with
+ * their link), $3 kind, $4 message, $5 subject and $6 the public address,
+ * writes the in-app rows and queues the mails of those who want them at
+ * once.
+ */
+#define DELIVER(sub_id) "n AS (INSERT INTO notifications (user_id, kind, " \
+	"submission_id, message, link) SELECT id, $3, " sub_id ", $4, link " \
+	"FROM r) INSERT INTO outbox (to_addr, subject, body) SELECT email, " \
+	"$5, $4 || E'\\n\\n' || $6 || link FROM r WHERE notify = " \
+	"'immediate' RETURNING to_addr, subject, body"
+
+/* Runs a notifying statement, logs what it mailed: 0 or -1. */
+static int
+deliver(PGconn *c, struct db_err *e, const char *sql, int n,
+    const char *const *v)
+{
+	PGresult	*res = db_exec(c, e, sql, n, v);
+
+	if (res != NULL)
+		log_mails(res);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 int
 notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
     int64_t sub_id, int64_t actor_id, const char *kind, const char *subject,
@@ -61,29 +102,16 @@ notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
 	struct buf	 kinds = { 0 }, sql = { 0 };
 	char		 sid[24], aid[24];
 	const char	*v[7];
-	PGresult	*res;
-	size_t		 i, n;
-	json_t		*kv;
+	int		 rc;
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)sub_id);
 	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
-	/* Kinds are [a-z_] words (form.c checks them): a safe array literal. */
-	buf_puts(&kinds, "{");
-	for (i = 0; f != NULL && i < form_authority_count(f); i++)
-		json_array_foreach(form_authority_kinds(f, i), n, kv)
-			buf_appendf(&kinds, "%s%s", kinds.len > 1 ? "," : "",
-			    json_string_value(kv));
-	buf_puts(&kinds, "}");
+	authority_kinds(f, &kinds);
 	/* The author edits its record; the others review it. */
 	buf_appendf(&sql, "WITH r0 AS (%s), r AS (SELECT r0.*, CASE WHEN r0.id "
 	    "= s.author_id THEN '/saisie.html' ELSE '/instruction.html' END || "
 	    "'?guichet=' || s.guichet || '&id=' || s.id AS link FROM r0, "
-	    "submissions s WHERE s.id = $1), n AS (INSERT INTO notifications "
-	    "(user_id, kind, submission_id, message, link) SELECT id, $3, $1, "
-	    "$4, link FROM r) INSERT INTO outbox (to_addr, subject, body) "
-	    "SELECT email, $5, $4 || E'\\n\\n' || $6 || link FROM r WHERE "
-	    "notify = 'immediate' RETURNING to_addr, subject, body",
-	    recipients[to]);
+	    "submissions s WHERE s.id = $1), " DELIVER("$1"), recipients[to]);
 	v[0] = sid;
 	v[1] = aid;
 	v[2] = kind;
@@ -91,13 +119,49 @@ notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
 	v[4] = subject;
 	v[5] = conf.public_url;
 	v[6] = kinds.data;
-	res = db_exec(c, e, sql.data, to == NOTIFY_REVIEWERS ? 7 : 6, v);
-	if (res != NULL)
-		log_mails(res);
-	PQclear(res);
+	rc = deliver(c, e, sql.data, to == NOTIFY_REVIEWERS ? 7 : 6, v);
 	buf_free(&kinds);
 	buf_free(&sql);
-	return res ? 0 : -1;
+	return rc;
+}
+
+/*
+ * One notification per reviewer for a whole import batch rather than one
+ * per record: the reviewers competent for at least one of its records
+ * (matched on the batch's distinct places, not on each record), with a
+ * link to their queue filtered on the batch.
+ */
+int
+notify_import(PGconn *c, struct db_err *e, const struct form *f,
+    int64_t import_id, int64_t actor_id, const char *subject,
+    const char *message)
+{
+	struct buf	 kinds = { 0 };
+	char		 iid[24], aid[24];
+	const char	*v[8];
+	int		 rc;
+
+	snprintf(iid, sizeof(iid), "%lld", (long long)import_id);
+	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
+	authority_kinds(f, &kinds);
+	v[0] = iid;
+	v[1] = aid;
+	v[2] = "import";
+	v[3] = message;
+	v[4] = subject;
+	v[5] = conf.public_url;
+	v[6] = kinds.data;
+	v[7] = form_guichet(f);
+	rc = deliver(c, e, "WITH p AS (SELECT DISTINCT insee_commune, "
+	    "departement FROM submissions WHERE import_id = $1::bigint), "
+	    "r0 AS (" PEOPLE "AND u.role IN ('reviewer', 'org_admin') AND "
+	    "o.kind = ANY($7::text[]) AND EXISTS (SELECT 1 FROM p WHERE "
+	    "guichet_user_covers(u, o, p.insee_commune, p.departement))), "
+	    "r AS (SELECT r0.*, '/moderation.html?guichet=' || $8 || "
+	    "'&import=' || $1 AS link FROM r0), " DELIVER("NULL::bigint"),
+	    8, v);
+	buf_free(&kinds);
+	return rc;
 }
 
 /*

@@ -32,6 +32,14 @@ int	 notify(PGconn *, struct db_err *, enum notify_to, const struct form *,
 	    int64_t sub_id, int64_t actor_id, const char *kind,
 	    const char *subject, const char *message);
 
+/*
+ * Notifies the reviewers competent for the records of import batch
+ * import_id, once for the batch, with a link to their queue filtered on it.
+ */
+int	 notify_import(PGconn *, struct db_err *, const struct form *,
+	    int64_t import_id, int64_t actor_id, const char *subject,
+	    const char *message);
+
 /* Mails the digests due now; returns the number of mails, -1 on error. */
 int	 notify_digest(PGconn *, struct db_err *);
 /* The thread that sends the digests once a day, at digest_hour. */

@@ -205,6 +205,7 @@ static const struct param_spec p_queue[] = {
 	{ "assigned", IN_QUERY, P_ENUM, 0, 0, 0, assigned },
 	{ "overdue", IN_QUERY, P_BOOL, 0, 0, 0, NULL },
 	{ "older_than_days", IN_QUERY, P_INT, 0, 0, 3650, NULL },
+	{ "import", IN_QUERY, P_INT, 0, 1, ID_MAX, NULL },
 	{ "limit", IN_QUERY, P_INT, 0, 1, 200, NULL },
 	{ "offset", IN_QUERY, P_INT, 0, 0, 1000000, NULL },
 	{ NULL }

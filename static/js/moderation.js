@@ -24,6 +24,7 @@ function query() {
   if (f.assigned.value && f.assigned.value !== 'any') q.set('assigned', f.assigned.value);
   if (f.overdue.checked) q.set('overdue', 'true');
   if (f.older_than_days.value.trim()) q.set('older_than_days', f.older_than_days.value.trim());
+  if (f.import.value.trim()) q.set('import', f.import.value.trim());
   return q;
 }
 
@@ -36,6 +37,7 @@ function fromAddress() {
   f.assigned.value = p.get('assigned') ?? 'any';
   f.overdue.checked = p.get('overdue') === 'true';
   f.older_than_days.value = p.get('older_than_days') ?? '';
+  f.import.value = p.get('import') ?? '';
   offset = Math.max(0, Number(p.get('offset')) || 0);
 }
 

@@ -32,7 +32,7 @@ function item(n) {
   const tools = el('p', { class: 'outils' });
   if (href) {
     tools.append(el('a', {
-      href, text: `Ouvrir la saisie n° ${n.submission_id}`,
+      href, text: n.submission_id ? `Ouvrir la saisie n° ${n.submission_id}` : 'Ouvrir les saisies du lot',
       onclick: async (ev) => {
         if (!unread) return;
         ev.preventDefault();

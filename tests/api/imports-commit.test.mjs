@@ -97,6 +97,28 @@ describe('commit', () => {
     assert.ok(JSON.stringify(q.json).includes('Salle 1'));
   });
 
+  test('the competent reviewers get one notification for the batch, linking to their queue filtered on it', async () => {
+    const before = psql(srv.db, "SELECT count(*) FROM notifications WHERE kind = 'import'");
+    const imp = await checkedImport(C.commune, 4, 'Gymnase');
+    const done = await committed(C.commune, imp.id);
+    assert.equal(done.state, 'committed', done.error);
+    const n = (await C.reviewer.req('GET', '/api/v1/notifications?limit=200')).json;
+    const mine = n.notifications.filter((x) => x.link.endsWith(`import=${imp.id}`));
+    assert.equal(mine.length, 1, JSON.stringify(n));
+    assert.equal(mine[0].link, `/moderation.html?guichet=erp&import=${imp.id}`);
+    assert.match(mine[0].message, /4 saisies importées par Commune de Toulouse à instruire \(import n° \d+\)/);
+    // Only the reviewer: not the importer, not the admin (no authority of the guichet).
+    assert.equal(Number(psql(srv.db, "SELECT count(*) FROM notifications WHERE kind = 'import'")) - Number(before), 1);
+    // The queue filtered on the batch lists its 4 records and nothing else.
+    const q = await C.reviewer.req('GET', `/api/v1/queue?guichet=erp&import=${imp.id}`);
+    assert.equal(q.status, 200, q.text);
+    assert.equal(q.json.total, 4);
+    assert.deepEqual(q.json.submissions.map((x) => x.label).sort(), ['Gymnase 0', 'Gymnase 1', 'Gymnase 2', 'Gymnase 3']);
+    const bad = await C.reviewer.req('GET', '/api/v1/queue?import=0');
+    assert.equal(bad.status, 400);
+    assertErrorBody(bad.text, 'param_invalid', 'import');
+  });
+
   test('a second commit, or a commit before the check, is 409', async () => {
     const imp = await checkedImport(C.commune, 1, 'Piscine');
     await committed(C.commune, imp.id);

@@ -418,10 +418,17 @@ test('« Enregistrer les 18 lignes sans erreur » asks first, then records them 
   assert.equal(await p.locator(`#imports tbody tr[data-id="${imports.main}"] td`).nth(3).textContent(), 'Enregistré');
 });
 
-test('the SDIS 31 reviewer finds the imported records in its queue', async () => {
+test('the SDIS 31 reviewer is notified once of the batch, and its link opens the queue filtered on it', async () => {
   const r = await tab('sdis31');
-  await r.goto(`${srv.base}/moderation.html?guichet=erp`);
+  await r.goto(`${srv.base}/notifications.html`);
+  const note = r.locator(`a[href="/moderation.html?guichet=erp&import=${imports.main}"]`);
+  await note.waitFor();
+  assert.equal(await note.count(), 1);
+  assert.equal(await note.textContent(), 'Ouvrir les saisies du lot');
+  await note.click();
+  await r.waitForURL(/\/moderation\.html\?/);
   await r.locator('#file tbody tr').first().waitFor();
+  assert.equal(await r.getByLabel('Lot d\'import (n°)').inputValue(), String(imports.main));
   assert.equal(await r.locator('#total').textContent(), '18 saisies');
   const names = await r.locator('#file tbody tr td:nth-child(4)').allTextContents();
   for (const n of ['Salle Bleue', 'Boutique du Capitole', 'Gymnase Compans', 'Salle de quartier 14']) assert.ok(names.includes(n), names.join(', '));
