@@ -703,6 +703,26 @@ utf8_chars(const char *s)
 	return n;
 }
 
+/*
+ * A refused value as a message quotes it: at most 60 bytes (whole
+ * characters, then "…"), control characters as spaces, so that an import
+ * report names what to map without copying a page of text.
+ */
+static void
+shown_value(const char *v, char *out, size_t n)
+{
+	size_t	i;
+
+	snprintf(out, n < 61 ? n : 61, "%s", v);
+	if (strlen(v) > strlen(out)) {
+		utf8_trim(out);
+		strcat(out, "…");
+	}
+	for (i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+}
+
 static int
 in_values(json_t *values, const char *s)
 {
@@ -725,7 +745,7 @@ read_value(const struct field *fd, json_t *v, json_t *errors, int *bad_value)
 {
 	const char	*s, *e;
 	json_t		*out, *item;
-	char		*trim;
+	char		*trim, shown[72];
 	size_t		 i, j, n;
 	long long	 x;
 
@@ -758,8 +778,10 @@ read_value(const struct field *fd, json_t *v, json_t *errors, int *bad_value)
 		}
 		n = utf8_chars(trim);
 		if (fd->type == F_ENUM && !in_values(fd->values, trim)) {
-			form_problem(errors, fd->name, "field_enum", "« %s » n'a "
-			    "pas une valeur de la liste.", fd->label);
+			shown_value(trim, shown, sizeof(shown));
+			form_problem(errors, fd->name, "field_enum", "« %s » : "
+			    "« %s » n'est pas une valeur de la liste.", fd->label,
+			    shown);
 			goto bad;
 		}
 		if (fd->type == F_SIRET && !form_siret_ok(trim)) {
@@ -836,9 +858,17 @@ bad:
 		json_array_foreach(v, i, item) {
 			if (!json_is_string(item) || !in_values(fd->values,
 			    json_string_value(item))) {
-				form_problem(errors, fd->name, "field_enum", "« %s » "
-				    "contient une valeur hors de la liste.",
-				    fd->label);
+				if (json_is_string(item)) {
+					shown_value(json_string_value(item),
+					    shown, sizeof(shown));
+					form_problem(errors, fd->name,
+					    "field_enum", "« %s » : « %s » "
+					    "n'est pas une valeur de la liste.",
+					    fd->label, shown);
+				} else
+					form_problem(errors, fd->name,
+					    "field_enum", "« %s » contient une "
+					    "valeur hors de la liste.", fd->label);
 				*bad_value = 1;
 				return NULL;
 			}

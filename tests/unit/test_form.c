@@ -317,6 +317,59 @@ bad_review_names_the_fault(void **state)
 	    "review.authorities[1].code: already used");
 }
 
+/* The first error's message for attrs (validated as a draft). */
+static char *
+first_message(const char *guichet, const char *attrs)
+{
+	json_t *a = json_loads(attrs, 0, NULL), *clean, *e = json_array(),
+	    *w = json_array();
+	char *out;
+
+	assert_non_null(a);
+	form_validate(form_find(guichet), a, 0, &clean, e, w);
+	out = strdup(json_string_value(json_object_get(json_array_get(e, 0),
+	    "message")) ? json_string_value(json_object_get(json_array_get(e,
+	    0), "message")) : "");
+	json_decref(a);
+	json_decref(clean);
+	json_decref(e);
+	json_decref(w);
+	return out;
+}
+
+/*
+ * A value outside a list is named in the message, so that an import
+ * report says what to map; long values are cut on a character, control
+ * characters blanked.
+ */
+static void
+enum_message_names_the_value(void **state)
+{
+	char *m;
+
+	(void)state;
+	m = first_message("erp", "{\"categorie\":\"cinquième\"}");
+	assert_string_equal(m, "« Catégorie » : « cinquième » n'est pas une "
+	    "valeur de la liste.");
+	free(m);
+	m = first_message("erp", "{\"types_secondaires\":[\"N\",\"Z\\tZ\"]}");
+	assert_string_equal(m, "« Types secondaires » : « Z Z » n'est pas une "
+	    "valeur de la liste.");
+	free(m);
+	m = first_message("erp", "{\"types_secondaires\":[7]}");
+	assert_string_equal(m, "« Types secondaires » contient une valeur hors "
+	    "de la liste.");
+	free(m);
+	/* 59 ASCII bytes then "é" (2 bytes) would end at byte 61: cut before. */
+	m = first_message("erp", "{\"categorie\":\""
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "éé\"}");
+	assert_string_equal(m, "« Catégorie » : « "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "… » n'est pas une valeur de la liste.");
+	free(m);
+}
+
 int
 main(void)
 {
@@ -324,6 +377,7 @@ main(void)
 		cmocka_unit_test(valid_erp),
 		cmocka_unit_test(required_fields_only_on_submission),
 		cmocka_unit_test(types_bounds_patterns),
+		cmocka_unit_test(enum_message_names_the_value),
 		cmocka_unit_test(conditions),
 		cmocka_unit_test(cross_rules),
 		cmocka_unit_test(clean_values_and_defaults),
