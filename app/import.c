@@ -445,18 +445,20 @@ import_list(struct req *r)
 {
 	const struct param_val *g = req_param(r, "guichet"),
 	    *lim = req_param(r, "limit"), *off = req_param(r, "offset");
-	char		 org[24], l[24], o[24];
-	const char	*v[5] = { org, r->who->role == ROLE_ADMIN ? "t" : "f",
-	    g->set ? g->s : NULL, l, o };
+	char		 org[24], l[24], o[24], max[24];
+	const char	*v[6] = { org, r->who->role == ROLE_ADMIN ? "t" : "f",
+	    g->set ? g->s : NULL, l, o, max };
 
 	snprintf(org, sizeof(org), "%lld", (long long)r->who->org_id);
 	snprintf(l, sizeof(l), "%lld", lim->set ? lim->i : 50);
 	snprintf(o, sizeof(o), "%lld", off->set ? off->i : 0);
+	snprintf(max, sizeof(max), "%lld", (long long)conf.import_max_bytes);
+	/* max_bytes: the UI refuses a larger file before sending it. */
 	db_reply_json(r, "SELECT json_build_object('imports', coalesce(json_agg("
-	    IMPORT_JSON " ORDER BY i.id DESC), '[]')) FROM (SELECT * FROM "
-	    "imports WHERE (organisation_id = $1::bigint OR $2::boolean) AND "
-	    "($3::text IS NULL OR guichet = $3) ORDER BY id DESC LIMIT $4 "
-	    "OFFSET $5) i", 5, v, "");
+	    IMPORT_JSON " ORDER BY i.id DESC), '[]'), 'max_bytes', "
+	    "$6::bigint) FROM (SELECT * FROM imports WHERE (organisation_id = "
+	    "$1::bigint OR $2::boolean) AND ($3::text IS NULL OR guichet = $3) "
+	    "ORDER BY id DESC LIMIT $4 OFFSET $5) i", 6, v, "");
 }
 
 /* --- the mapping ---------------------------------------------------------------- */
@@ -1445,10 +1447,13 @@ import_commit(struct req *r)
 	PQclear(up);
 }
 
+/* Why a cancellation is refused (409), each with its code. */
+enum refusal { REFUSE_NONE, REFUSE_BUSY, REFUSE_CANCELLED, REFUSE_REVIEWED };
+
 struct cancel {
 	struct req	*r;
 	char		 ids[24];
-	int		 refused;	/* 409: reviewed, or not cancellable */
+	enum refusal	 refused;
 };
 
 /*
@@ -1463,9 +1468,9 @@ cancel_tx(PGconn *c, void *arg, struct db_err *e)
 {
 	struct cancel	*k = arg;
 	char		 uid[24];
-	const char	*v[2] = { k->ids, uid };
+	const char	*v[2] = { k->ids, uid }, *st;
 	PGresult	*res;
-	int		 ok;
+	int		 committed;
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)k->r->who->user_id);
 	if (audit_begin(c, e) || (res = db_exec(c, e, "SELECT state, NOT EXISTS "
@@ -1475,26 +1480,20 @@ cancel_tx(PGconn *c, void *arg, struct db_err *e)
 	    "submissions s ON s.id = a.target_id WHERE s.import_id = i.id) "
 	    "FROM imports i WHERE i.id = $1 FOR UPDATE", 1, v)) == NULL)
 		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "committed") != 0) {
-		ok = strcmp(PQgetvalue(res, 0, 0), "uploaded") == 0 ||
-		    strcmp(PQgetvalue(res, 0, 0), "checked") == 0 ||
-		    strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
-		PQclear(res);
-		if (!ok) {
-			k->refused = 1;
-			memset(e, 0, sizeof(*e));
-			return -1;
-		}
-		return db_run(c, e, "UPDATE imports SET state = 'cancelled', "
-		    "cancelled_at = now() WHERE id = $1", 1, v);
-	}
-	ok = PQgetvalue(res, 0, 1)[0] == 't';
+	st = PQgetvalue(res, 0, 0);
+	k->refused = strcmp(st, "cancelled") == 0 ? REFUSE_CANCELLED :
+	    strcmp(st, "checking") == 0 || strcmp(st, "committing") == 0 ?
+	    REFUSE_BUSY : strcmp(st, "committed") == 0 &&
+	    PQgetvalue(res, 0, 1)[0] != 't' ? REFUSE_REVIEWED : REFUSE_NONE;
+	committed = strcmp(st, "committed") == 0;
 	PQclear(res);
-	if (!ok) {
-		k->refused = 1;
+	if (k->refused != REFUSE_NONE) {
 		memset(e, 0, sizeof(*e));
 		return -1;
 	}
+	if (!committed)
+		return db_run(c, e, "UPDATE imports SET state = 'cancelled', "
+		    "cancelled_at = now() WHERE id = $1", 1, v);
 	if (db_run(c, e, "INSERT INTO events (seq, at, kind, actor_id, "
 	    "submission_id, payload, prev_hash, hash) SELECT 0, now(), CASE "
 	    "WHEN s.state = 'validated' THEN 'object.deleted' ELSE "
@@ -1518,7 +1517,7 @@ cancel_tx(PGconn *c, void *arg, struct db_err *e)
 void
 import_cancel(struct req *r)
 {
-	struct cancel	 k = { r, "", 0 };
+	struct cancel	 k = { r, "", REFUSE_NONE };
 	struct db_err	 e;
 	PGresult	*res;
 
@@ -1528,10 +1527,17 @@ import_cancel(struct req *r)
 	snprintf(k.ids, sizeof(k.ids), "%lld", req_param(r, "id")->i);
 	if (db_tx(&e, cancel_tx, &k) == 0)
 		reply_import(r, req_param(r, "id")->i, 200);
-	else if (k.refused)
+	else if (k.refused == REFUSE_BUSY)
+		http_reply_error(r, 409, "import_busy", "Cet import est en cours "
+		    "de vérification ou d'enregistrement : attendez qu'il se "
+		    "termine pour l'annuler.", NULL);
+	else if (k.refused == REFUSE_CANCELLED)
+		http_reply_error(r, 409, "import_cancelled", "Cet import est déjà "
+		    "annulé.", NULL);
+	else if (k.refused == REFUSE_REVIEWED)
 		http_reply_error(r, 409, "import_not_cancellable", "Cet import ne "
-		    "peut plus être annulé : il est en cours, déjà annulé, ou une "
-		    "de ses saisies a déjà été instruite.", NULL);
+		    "peut plus être annulé : une de ses saisies a déjà été "
+		    "instruite.", NULL);
 	else
 		db_reply_error(r, &e);
 }

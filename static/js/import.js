@@ -41,6 +41,7 @@ let vmState = {};		// field → Map(value in the file → value of the form, '' 
 let vmExtra = {};		// field → Set of values typed in, beyond the sample's
 let rowOffset = 0;
 let listOffset = 0;
+let maxBytes = 0;		// the server's import_max_bytes, from the list
 let pollTimer = null;
 let pollGeneration = 0;
 let rowsGeneration = 0;
@@ -96,6 +97,11 @@ async function upload(ev) {
   const file = fm.elements.file.files[0];
   if (!file) {
     showError(fm, { field: 'file', message: 'Choisissez le fichier à importer.' });
+    return;
+  }
+  if (maxBytes && file.size > maxBytes) {
+    showError(fm, { field: 'file', message: `Ce fichier (${sizeText(file.size)}) dépasse la taille maximale acceptée `
+      + `(${sizeText(maxBytes)}) : découpez-le en plusieurs fichiers.` });
     return;
   }
   showError(fm, null);
@@ -790,7 +796,12 @@ async function loadList() {
   const q = new URLSearchParams({ limit: String(LIST_PAGE + 1), offset: String(listOffset) });
   let list;
   try {
-    ({ imports: list } = await api('GET', `/api/v1/imports?${q}`));
+    let max;
+    ({ imports: list, max_bytes: max } = await api('GET', `/api/v1/imports?${q}`));
+    if (max !== maxBytes) {
+      maxBytes = max;
+      $('d-taille-max').textContent = ` Taille maximale : ${sizeText(maxBytes)}.`;
+    }
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     $('historique-etat').textContent = e.message;

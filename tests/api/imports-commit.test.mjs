@@ -173,7 +173,21 @@ describe('cancel', () => {
     assert.equal(psql(srv.db, `SELECT string_agg(state, ',') FROM submissions WHERE import_id = ${imp.id}`), 'withdrawn,withdrawn');
     assert.equal(psql(srv.db, `SELECT count(*) FROM events e JOIN submissions s ON s.id = e.submission_id
       WHERE s.import_id = ${imp.id} AND e.payload->>'action' = 'withdraw'`), '2');
-    assert.equal((await C.commune.req('POST', `/api/v1/imports/${imp.id}/cancel`)).status, 409);
+    const again = await C.commune.req('POST', `/api/v1/imports/${imp.id}/cancel`);
+    assert.equal(again.status, 409);
+    assertErrorBody(again.text, 'import_cancelled');
+  });
+
+  test('an import being checked or committed is not cancelled meanwhile (409 import_busy)', async () => {
+    const imp = await checkedImport(C.commune, 1, 'Halle');
+    for (const state of ['checking', 'committing']) {
+      psql(srv.db, `UPDATE imports SET state = '${state}', heartbeat_at = now() WHERE id = ${imp.id}`);	// a live job's, not taken over
+      const r = await C.commune.req('POST', `/api/v1/imports/${imp.id}/cancel`);
+      assert.equal(r.status, 409, r.text);
+      assertErrorBody(r.text, 'import_busy');
+      assert.equal(psql(srv.db, `SELECT state FROM imports WHERE id = ${imp.id}`), state);
+    }
+    psql(srv.db, `UPDATE imports SET state = 'checked' WHERE id = ${imp.id}`);
   });
 
   test('once a reviewer acted on one of its records, the batch stays (409 import_not_cancellable)', async () => {

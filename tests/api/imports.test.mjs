@@ -135,7 +135,7 @@ async function validated(c, g, attributes, geometry) {
 const MSG = {
   required: "« Nom de l'établissement » est obligatoire.",
   control: "« Nom de l'établissement » contient un caractère de contrôle.",
-  categorie: "« Catégorie » n'a pas une valeur de la liste.",
+  categorie: (v) => `« Catégorie » : « ${v} » n'est pas une valeur de la liste.`,
   siret: '« Numéro SIRET » doit compter 14 chiffres et avoir une clé de contrôle valide.',
   petit: 'Le type PE désigne un petit établissement de 5e catégorie.',
   outside: (x, y) => `L'objet est hors du territoire couvert par le guichet (${x.toFixed(5)} ${y.toFixed(5)}).`,
@@ -367,7 +367,7 @@ describe('10,000 ERP rows of an SDIS (Windows-1252, faults at known lines): the 
       const rec = byLine.get(row.line);
       for (const p of [...row.errors, ...row.warnings]) {
         const expected = {
-          field_required: MSG.required, field_control_character: MSG.control, field_enum: MSG.categorie, field_siret: MSG.siret,
+          field_required: MSG.required, field_control_character: MSG.control, field_enum: MSG.categorie(rec.values[1]), field_siret: MSG.siret,
           petit_erp_5e: MSG.petit, geometry_outside: MSG.outside(...rec.point),
           commune_mismatch: MSG.mismatch(noms[rec.pointCode], rec.pointCode, FAR),
           duplicate_in_file: rec.dupOf && MSG.inFile(rec.dupOf.line), row_unreadable: MSG.wide(HEADER.length + 1, HEADER.length),
@@ -437,7 +437,7 @@ describe('10,000 ERP rows of an SDIS (Windows-1252, faults at known lines): the 
     for (const l of [
       `${clean.line};valid;;;;;${clean.label}`,
       `${quoted.line};valid;;;;;"Salle ""Le Foyer""; annexe ${quoted.i}"`,
-      `${cat.line};error;erreur;categorie;field_enum;${MSG.categorie};${cat.label}`,
+      `${cat.line};error;erreur;categorie;field_enum;${MSG.categorie(cat.values[1])};${cat.label}`,
       `${sir.line};error;erreur;numero_siret;field_siret;${MSG.siret};${sir.label}`,
       `${out.line};error;erreur;geometry;geometry_outside;${MSG.outside(...out.point)};${out.label}`,
       `${noname.line};error;erreur;libelle;field_required;${MSG.required};`,
@@ -1090,6 +1090,8 @@ describe('limits and bad input; the territory of the account that imports; acces
       };
       const files = () => fs.readdirSync(dir2, { recursive: true }).filter((f) => fs.statSync(path.join(dir2, f)).isFile());
       const imports = () => Number(psql(small.db, 'SELECT count(*) FROM imports'));
+      // The list tells the limit, for the UI to refuse a larger file before sending it.
+      assert.equal((await c.req('GET', '/api/v1/imports')).json.max_bytes, 2048);
 
       const big = await upload(c, 'erp', 'gros.csv', sized(2049));
       assert.equal(big.status, 413, big.text);

@@ -148,9 +148,12 @@ test('a file missing, too large or unreadable is refused in French, beside the f
   assert.equal(await fm.locator('.erreur-champ').textContent(), 'Choisissez le fichier à importer.');
   assert.equal(await p.locator('#d-fichier').getAttribute('aria-invalid'), 'true');
 
-  await chooseAndUpload(p, 'erp', { name: 'enorme.csv', mimeType: 'text/csv', buffer: Buffer.alloc(MAX_BYTES + 4096, 'a') });
-  await fm.locator('.message.ko').waitFor({ timeout: WAIT });
-  assert.match(await fm.locator('.message').textContent(), /^Ce fichier dépasse la taille maximale qu’accepte le serveur/);
+  // The server's limit is told, and a larger file refused before it is sent.
+  assert.equal(await p.locator('#d-taille-max').textContent(), ' Taille maximale : 3 Mo.');
+  await chooseAndUpload(p, 'erp', { name: 'enorme.csv', mimeType: 'text/csv', buffer: Buffer.alloc(MAX_BYTES + 512 * 1024, 'a') });
+  assert.equal(await fm.locator('.erreur-champ').textContent(),
+    'Ce fichier (3,5 Mo) dépasse la taille maximale acceptée (3 Mo) : découpez-le en plusieurs fichiers.');
+  assert.equal(await p.locator('#d-fichier').getAttribute('aria-invalid'), 'true');
 
   await chooseAndUpload(p, 'erp', { name: 'carte.gpkg', mimeType: 'application/geopackage+sqlite3', buffer: Buffer.from('pas une base SQLite') });
   await fm.locator('.erreur-champ').waitFor({ timeout: WAIT });
@@ -362,7 +365,7 @@ test('« Vérifier » runs the dry run; the report counts the lines and lists th
   ]);
   assert.equal(rows[0][4], `${LIBELLE} : « ${LIBELLE} » est obligatoire.`);
   assert.match(rows[1][4], /^Catégorie : La catégorie 4 admet au plus 300 personnes, or la capacité d'accueil du public est de 500\.$/);
-  assert.equal(rows[2][4], "Type principal : « Type principal » n'a pas une valeur de la liste.");
+  assert.equal(rows[2][4], "Type principal : « Type principal » : « Piscine » n'est pas une valeur de la liste.");
   assert.equal(rows[3][4], 'Commune (code INSEE) : Cette commune est hors du territoire du compte qui importe.');
   assert.equal(rows[4][4], 'Géométrie : La ligne du fichier ne donne pas de géométrie (sa position est vide).');
   // The warning: a look-alike of an earlier line of the same file.
