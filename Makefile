@@ -64,12 +64,15 @@ DB_PORT  ?= 54329
 DB_NAME  ?= guichet
 DB_USER  := postgres
 TMPKEY   := $(shell printf %s '$(CURDIR)' | cksum | cut -d' ' -f1)
+# Another DB_PORT gets a cluster of its own (.pg-PORT), so that several
+# test runs of one checkout do not stop or restart each other's.
+PG_SUFFIX := $(if $(filter 54329,$(DB_PORT)),,-$(DB_PORT))
 ifndef DB_DIR
 DB_DIR := $(shell d='$(CURDIR)'; ok=1; \
   while [ "$$d" != / ]; do case $$(stat -c %A "$$d") in (*[xt]) ;; (*) ok=0;; esac; \
   d=$$(dirname "$$d"); done; \
-  if [ $$ok = 1 ] || [ "$$(id -u)" != 0 ]; then echo '$(CURDIR)/.pg'; \
-  else echo /tmp/guichet-$(TMPKEY); fi)
+  if [ $$ok = 1 ] || [ "$$(id -u)" != 0 ]; then echo '$(CURDIR)/.pg$(PG_SUFFIX)'; \
+  else echo /tmp/guichet-$(TMPKEY)$(PG_SUFFIX); fi)
 endif
 ifndef DB_SOCK
 DB_SOCK := $(shell d='$(DB_DIR)/sock'; if [ $${#d} -lt 80 ]; then echo "$$d"; \
