@@ -32,7 +32,11 @@ struct dbthr {
 	int64_t		 last_failure;
 	const char	*prepared[PREPARED_MAX];
 	int		 nprepared;
+	int		 hold;		/* HOLD_*, see db_tx_hold() */
 };
+
+/* What db_tx does with the transaction it would commit (db_tx_hold). */
+enum { HOLD_OFF, HOLD_ARMED, HOLD_OPEN, HOLD_LOST };
 
 static pthread_key_t	thr_key;
 static pthread_once_t	thr_once = PTHREAD_ONCE_INIT;
@@ -77,6 +81,8 @@ db_thread_close(void)
 	t->conn = NULL;
 	t->last_failure = 0;
 	t->nprepared = 0;
+	if (t->hold == HOLD_OPEN)
+		t->hold = HOLD_LOST;
 }
 
 /* libpq notices (e.g. "extension already exists") are not for the log. */
@@ -145,6 +151,8 @@ thread_conn(struct db_err *e)
 	if (t->conn != NULL) {
 		PQfinish(t->conn);
 		t->conn = NULL;
+		if (t->hold == HOLD_OPEN)
+			t->hold = HOLD_LOST;
 	}
 	t->nprepared = 0;
 	if (t->last_failure != 0 &&
@@ -293,6 +301,32 @@ simple(PGconn *c, struct db_err *e, const char *sql)
 }
 
 /*
+ * A transaction inside the one held open (db_tx_hold): under a savepoint,
+ * so that one that fails undoes only its own work, as its rollback would
+ * have. Once the held transaction is lost with its connection, nothing
+ * more runs: the request's answer is going to be replaced anyway.
+ */
+static int
+held_tx(struct dbthr *t, struct db_err *e, db_tx_fn fn, void *arg)
+{
+	struct db_err	ignored;
+
+	memset(e, 0, sizeof(*e));
+	if (t->hold == HOLD_LOST) {
+		e->rc = DB_UNAVAILABLE;
+		return -1;
+	}
+	if (simple(t->conn, e, "SAVEPOINT held") != 0)
+		return -1;
+	if (fn(t->conn, arg, e) == 0 &&
+	    simple(t->conn, e, "RELEASE SAVEPOINT held") == 0)
+		return 0;
+	if (PQstatus(t->conn) == CONNECTION_OK)
+		simple(t->conn, &ignored, "ROLLBACK TO SAVEPOINT held");
+	return -1;
+}
+
+/*
  * The retry loop of serializable transactions. A failure before BEGIN
  * succeeded is retried like an idempotent query; a connection lost after
  * it is reported (the outcome of a COMMIT in flight is unknown, and the
@@ -301,9 +335,12 @@ simple(PGconn *c, struct db_err *e, const char *sql)
 int
 db_tx(struct db_err *e, db_tx_fn fn, void *arg)
 {
-	PGconn	*c;
-	int	 attempt, began;
+	struct dbthr	*t = thr_get();
+	PGconn		*c;
+	int		 attempt, began;
 
+	if (t->hold == HOLD_OPEN || t->hold == HOLD_LOST)
+		return held_tx(t, e, fn, arg);
 	for (attempt = 0; attempt < 5; attempt++) {
 		memset(e, 0, sizeof(*e));
 		if ((c = thread_conn(e)) == NULL)
@@ -317,6 +354,11 @@ db_tx(struct db_err *e, db_tx_fn fn, void *arg)
 			return -1;
 		}
 		if (fn(c, arg, e) == 0) {
+			if (t->hold == HOLD_ARMED) {
+				/* Left open: db_tx_release commits. */
+				t->hold = HOLD_OPEN;
+				return 0;
+			}
 			if (simple(c, e, "COMMIT") == 0)
 				return 0;
 		} else {
@@ -330,6 +372,49 @@ db_tx(struct db_err *e, db_tx_fn fn, void *arg)
 		usleep(1000 * (1 + randombytes_uniform(10)) * (attempt + 1));
 	}
 	return -1;
+}
+
+void
+db_tx_hold(void)
+{
+	thr_get()->hold = HOLD_ARMED;
+}
+
+/*
+ * Ends holding. A COMMIT is checked for what PostgreSQL did: in a
+ * transaction that had failed, it answers ROLLBACK without an error, and
+ * the caller must not believe its work was kept. A serialization failure
+ * at COMMIT cannot be retried here (the work was done by code that has
+ * returned): it is reported, DB_RETRY, for the client to try again.
+ */
+int
+db_tx_release(struct db_err *e, int commit, db_tx_fn fn, void *arg)
+{
+	struct dbthr	*t = thr_get();
+	struct db_err	 ignored;
+	PGresult	*res;
+	int		 hold = t->hold, committed;
+
+	t->hold = HOLD_OFF;
+	memset(e, 0, sizeof(*e));
+	if (hold == HOLD_LOST) {
+		e->rc = DB_UNAVAILABLE;
+		return -1;
+	}
+	if (hold != HOLD_OPEN)
+		return commit && fn != NULL ? db_tx(e, fn, arg) : 0;
+	if (commit && (fn == NULL || fn(t->conn, arg, e) == 0)) {
+		if ((res = db_exec(t->conn, e, "COMMIT", 0, NULL)) == NULL)
+			return -1;
+		committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
+		PQclear(res);
+		if (!committed)
+			e->rc = DB_ERROR;
+		return committed ? 0 : -1;
+	}
+	if (PQstatus(t->conn) == CONNECTION_OK)
+		simple(t->conn, &ignored, "ROLLBACK");
+	return commit ? -1 : 0;
 }
 
 unsigned

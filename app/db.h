@@ -65,6 +65,21 @@ PGresult	*db_query(struct db_err *e, unsigned flags, const char *sql,
 typedef int	(*db_tx_fn)(PGconn *, void *arg, struct db_err *e);
 int		 db_tx(struct db_err *e, db_tx_fn fn, void *arg);
 
+/*
+ * Holding, for a request whose answer is stored with what it wrote
+ * (idem.h): after db_tx_hold(), the first db_tx of the calling thread that
+ * would commit leaves its transaction open instead; later ones run inside
+ * it (each under a savepoint, so that one that fails still undoes only its
+ * own work), and so do the thread's plain queries. db_tx_release() ends
+ * holding: with commit, fn (or NULL) runs in the held transaction, or in
+ * one of its own when none was opened, and everything commits at once;
+ * without, the held transaction is rolled back. Returns 0, or -1 with e
+ * (DB_UNAVAILABLE when the connection was lost while holding).
+ */
+void		 db_tx_hold(void);
+int		 db_tx_release(struct db_err *e, int commit, db_tx_fn fn,
+		    void *arg);
+
 /* HTTP status, stable error code and French message for an error class. */
 unsigned	 db_http_status(enum db_rc);
 void		 db_reply_error(struct req *, const struct db_err *);

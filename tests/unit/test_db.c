@@ -1,7 +1,8 @@
 /*
  * The database layer against the real private cluster (PG* variables set by
  * make): error classes and their HTTP statuses, reconnection after the
- * backend is killed, and the serialization-failure retry of db_tx.
+ * backend is killed, the serialization-failure retry of db_tx, and
+ * transactions held open until released (db_tx_hold).
  */
 #include "harness.h"
 
@@ -299,6 +300,127 @@ failed_transaction_leaves_nothing(void **state)
 	PQclear(res);
 }
 
+/* Holding (db_tx_hold): what one inserts, its arg the key. */
+static int
+tx_insert(PGconn *c, void *arg, struct db_err *e)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (%d, 0)", table,
+	    *(int *)arg);
+	return db_run(c, e, sql, 0, NULL);
+}
+
+/* How many rows of key k another session sees, or (mine) this thread. */
+static int
+rows(int k, int mine)
+{
+	struct db_err e;
+	PGresult *res;
+	PGconn *o = mine ? NULL : other_conn();
+	char sql[160];
+	int n;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE k = %d",
+	    table, k);
+	res = mine ? db_query(&e, 0, sql, 0, NULL) : db_exec(o, &e, sql, 0,
+	    NULL);
+	assert_non_null(res);
+	n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (o != NULL)
+		PQfinish(o);
+	return n;
+}
+
+/* Starts holding, and inserts key k in the transaction held. */
+static void
+hold_with(int k)
+{
+	struct db_err e;
+
+	db_tx_hold();
+	assert_int_equal(db_tx(&e, tx_insert, &k), 0);
+	assert_int_equal(rows(k, 1), 1);
+}
+
+/* A held transaction is seen by its thread only, until released. */
+static void
+held_transaction_commits_at_release(void **state)
+{
+	struct db_err e;
+	int k = 10, k2 = 11;
+
+	(void)state;
+	hold_with(k);
+	assert_int_equal(rows(k, 0), 0);
+	assert_int_equal(db_tx_release(&e, 1, tx_insert, &k2), 0);
+	assert_int_equal(rows(k, 0), 1);
+	assert_int_equal(rows(k2, 0), 1);
+}
+
+static void
+held_transaction_rolls_back(void **state)
+{
+	struct db_err e;
+	int k = 12;
+
+	(void)state;
+	hold_with(k);
+	assert_int_equal(db_tx_release(&e, 0, NULL, NULL), 0);
+	assert_int_equal(rows(k, 1), 0);
+}
+
+/* A transaction that fails inside the held one undoes only itself. */
+static void
+failure_inside_a_held_transaction_undoes_only_itself(void **state)
+{
+	struct db_err e;
+	int k = 13;
+
+	(void)state;
+	hold_with(k);
+	assert_int_equal(db_tx(&e, tx_fail, NULL), -1);
+	assert_int_equal(e.rc, DB_CONFLICT);
+	assert_int_equal(db_tx_release(&e, 1, NULL, NULL), 0);
+	assert_int_equal(rows(k, 0), 1);
+	assert_int_equal(rows(2, 0), 0);
+}
+
+/* Nothing held: the release's work runs in a transaction of its own. */
+static void
+release_without_a_transaction_runs_its_own(void **state)
+{
+	struct db_err e;
+	int k = 14;
+
+	(void)state;
+	db_tx_hold();
+	assert_int_equal(db_tx_release(&e, 1, tx_insert, &k), 0);
+	assert_int_equal(rows(k, 0), 1);
+}
+
+/* A held transaction lost with its connection is never reported kept. */
+static void
+lost_held_transaction_is_unavailable(void **state)
+{
+	struct db_err e;
+	int k = 15, k2 = 16;
+
+	(void)state;
+	hold_with(k);
+	kill_backend(backend_pid(0, &e));
+	assert_true(backend_pid(DB_IDEMPOTENT, &e) > 0);	/* reconnected */
+	assert_int_equal(db_tx(&e, tx_insert, &k2), -1);
+	assert_int_equal(e.rc, DB_UNAVAILABLE);
+	assert_int_equal(db_tx_release(&e, 1, tx_insert, &k2), -1);
+	assert_int_equal(e.rc, DB_UNAVAILABLE);
+	assert_int_equal(rows(k, 0), 0);
+	assert_int_equal(rows(k2, 0), 0);
+	assert_int_equal(db_tx(&e, tx_insert, &k2), 0);	/* holding is over */
+	assert_int_equal(rows(k2, 0), 1);
+}
+
 int
 main(void)
 {
@@ -313,6 +435,11 @@ main(void)
 		cmocka_unit_test(unreachable_server_is_unavailable),
 		cmocka_unit_test(serialization_failure_is_retried),
 		cmocka_unit_test(failed_transaction_leaves_nothing),
+		cmocka_unit_test(held_transaction_commits_at_release),
+		cmocka_unit_test(held_transaction_rolls_back),
+		cmocka_unit_test(failure_inside_a_held_transaction_undoes_only_itself),
+		cmocka_unit_test(release_without_a_transaction_runs_its_own),
+		cmocka_unit_test(lost_held_transaction_is_unavailable),
 	};
 
 	return cmocka_run_group_tests_name("db", tests, setup, teardown);
