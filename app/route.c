@@ -160,6 +160,14 @@ route_check_table(const struct route *table, size_t n, char *err,
 			    table[i].method, table[i].pattern);
 			return -1;
 		}
+		/* A key belongs to a user: without one, nothing to scope it. */
+		if ((table[i].flags & R_IDEMPOTENT) &&
+		    ((table[i].flags & R_NOAUTH) || table[i].action ==
+		    ACT_PUBLIC)) {
+			snprintf(err, errlen, "route %s %s: idempotent without "
+			    "a user", table[i].method, table[i].pattern);
+			return -1;
+		}
 		if (table[i].body_max > 0 && table[i].body_type == NULL) {
 			snprintf(err, errlen, "route %s %s: a body limit without "
 			    "a body type", table[i].method, table[i].pattern);

@@ -65,6 +65,9 @@ struct param_val {
 #define R_CORS		0x04	/* open data: any origin may read every answer */
 #define R_UPLOAD	0x08	/* the body is a file: to disk (upload.h), any type,
 				 * up to conf.import_max_bytes */
+#define R_IDEMPOTENT	0x10	/* creates: takes an Idempotency-Key (idem.h),
+				 * its successes are stored to be replayed (so
+				 * never where an answer holds a secret) */
 
 struct route {
 	const char		*method;

@@ -181,6 +181,31 @@ table_check_requires_a_summary(void **state)
 	assert_int_equal(route_check_table(empty, 1, err, sizeof(err)), -1);
 }
 
+/* An Idempotency-Key belongs to a user: a route without one cannot take it. */
+static void
+table_check_requires_a_user_for_keys(void **state)
+{
+	static const struct route anonymous[] = {
+		{ "POST", "/x", h_item, ACT_PUBLIC, NULL, 10, BODY_JSON,
+		    R_IDEMPOTENT, "x" },
+	};
+	static const struct route unlooked[] = {
+		{ "POST", "/x", h_item, ACT_SUBMIT, NULL, 10, BODY_JSON,
+		    R_IDEMPOTENT | R_NOAUTH, "x" },
+	};
+	static const struct route signed_in[] = {
+		{ "POST", "/x", h_item, ACT_SUBMIT, NULL, 10, BODY_JSON,
+		    R_IDEMPOTENT, "x" },
+	};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(route_check_table(anonymous, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "idempotent"));
+	assert_int_equal(route_check_table(unlooked, 1, err, sizeof(err)), -1);
+	assert_int_equal(route_check_table(signed_in, 1, err, sizeof(err)), 0);
+}
+
 static int
 parse(const struct param_spec *s, struct param_val *v, const char *path,
     const char *const *qn, const char *const *qv, size_t nq,
@@ -354,6 +379,7 @@ main(void)
 		cmocka_unit_test(project_table_is_well_formed),
 		cmocka_unit_test(table_check_finds_undeclared_path_parameter),
 		cmocka_unit_test(table_check_requires_a_summary),
+		cmocka_unit_test(table_check_requires_a_user_for_keys),
 		cmocka_unit_test(params_are_typed),
 		cmocka_unit_test(absent_optional_params_are_unset),
 		cmocka_unit_test(bad_values_are_refused_with_field),
