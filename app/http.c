@@ -34,6 +34,7 @@
 #include "db.h"
 #include "html.h"
 #include "http.h"
+#include "idem.h"
 #include "ratelimit.h"
 #include "upload.h"
 
@@ -125,6 +126,7 @@ http_reply_json(struct req *r, unsigned status, json_t *body)
 	if (s == NULL)
 		s = xstrdup("{}");
 	r->bytes = strlen(s);
+	idem_keep(r, s, r->bytes);
 	resp = MHD_create_response_from_buffer_with_free_callback(r->bytes, s,
 	    wipe_free);
 	MHD_add_response_header(resp, "Content-Type",
@@ -428,6 +430,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		sodium_memzero(r->body.data, r->body.cap);
 	buf_free(&r->body);
 	upload_free(r->upload);
+	idem_free(r->idem);
 	identity_free(r->who);
 	json_decref(r->json);
 	free(r->target);
@@ -590,6 +593,8 @@ decide_early(struct req *r)
 			    pe.code, pe.message, pe.spec->name);
 			return 1;
 		}
+		if (idem_prepare(r) != 0)
+			return 1;
 	}
 	return 0;
 }
@@ -623,6 +628,22 @@ parse_body_params(struct req *r)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Runs the route's handler, once the body is in. With an Idempotency-Key
+ * (idem.h), a request seen before is answered from what was stored, before
+ * its body is even parsed, and the answer of a new one is stored with what
+ * the handler wrote.
+ */
+static void
+run_handler(struct req *r)
+{
+	if (idem_begin(r) != 0)
+		return;
+	if ((r->route->flags & R_UPLOAD) || parse_body_params(r) == 0)
+		r->route->handler(r);
+	idem_end(r);
 }
 
 static enum MHD_Result
@@ -720,9 +741,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			http_reply_error(r, 507, "storage_failed", "Le fichier "
 			    "n'a pas pu être enregistré sur le serveur.", NULL);
 		else
-			r->route->handler(r);
-	} else if (parse_body_params(r) == 0)
-		r->route->handler(r);
+			run_handler(r);
+	} else
+		run_handler(r);
 	return queue(r);
 }
 

@@ -41,6 +41,7 @@ struct req {
 	char			 etag[24];	/* set: sent with a JSON answer */
 	struct upload		*upload;	/* R_UPLOAD: the body, on disk */
 	int			 storage_failed;	/* ...could not be stored */
+	struct idem		*idem;		/* R_IDEMPOTENT, keyed: idem.h */
 };
 
 /* Runs the server until SIGINT or SIGTERM; returns the exit status. */
