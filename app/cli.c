@@ -397,13 +397,14 @@ cli_routes(void)
 			json_array_append_new(params, json_pack("{s:s, s:s, s:s, "
 			    "s:b}", "name", p->name, "in", ins[p->in], "kind",
 			    kinds[p->kind], "required", (p->flags & P_REQUIRED) != 0));
-		row = json_pack("{s:s, s:s, s:s, s:o, s:I, s:b}",
+		row = json_pack("{s:s, s:s, s:s, s:o, s:I, s:b, s:b}",
 		    "method", route_table[i].method,
 		    "path", route_table[i].pattern,
 		    "action", action_name(route_table[i].action),
 		    "params", params,
 		    "body_max", (json_int_t)route_table[i].body_max,
-		    "public", route_table[i].action == ACT_PUBLIC);
+		    "public", route_table[i].action == ACT_PUBLIC,
+		    "idempotent", (route_table[i].flags & R_IDEMPOTENT) != 0);
 		json_array_append_new(all, row);
 	}
 	s = json_dumps(all, JSON_INDENT(1));

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "http.h"
+#include "idem.h"
 #include "openapi.h"
 #include "route.h"
 
@@ -131,6 +132,18 @@ operation(const struct route *rt)
 		    "required", s->in == IN_PATH || (s->flags & P_REQUIRED),
 		    "schema", param_schema(s)));
 	}
+	if (rt->flags & R_IDEMPOTENT)
+		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, "
+		    "s:{s:s, s:i, s:i, s:s}}", "name", IDEM_HEADER, "in",
+		    "header", "required", 0, "description", "Clé choisie par le "
+		    "client pour cette opération : renvoyée avec la même "
+		    "requête dans les 24 h, elle obtient la réponse de la "
+		    "première, à l'identique (en-tête Idempotent-Replayed: "
+		    "true), sans créer une seconde fois. Seuls les succès "
+		    "sont gardés. Même clé pour une autre requête : 422 ; "
+		    "tant que la première s'exécute : 409.", "schema", "type",
+		    "string", "minLength", 1, "maxLength", IDEM_KEY_MAX,
+		    "pattern", "^[ -~]+$"));
 	op = json_pack("{s:s, s:o, s:[o], s:o, s:{s:{s:s}, s:{s:s}, s:{s:s}}, "
 	    "s:s}", "summary", rt->summary, "operationId", operation_id(rt),
 	    "tags", tag(rt), "parameters", params, "responses", "2XX",
@@ -201,7 +214,9 @@ openapi_document(void)
 	    "avec Retry-After au-delà) ; ou session du navigateur, dont les "
 	    "requêtes d'écriture portent l'en-tête X-CSRF-Token. Listes "
 	    "paginées par limit et offset. Modification concurrente : If-Match "
-	    "avec l'ETag lu (412 sinon). Toute erreur a la forme {\"error\": "
+	    "avec l'ETag lu (412 sinon). Créations : en-tête Idempotency-Key "
+	    "pour les renvoyer sans risque de doublon. Toute erreur a la "
+	    "forme {\"error\": "
 	    "{\"code\", \"message\", \"field\"}} : code stable, message en "
 	    "français, champ en cause. Les paramètres non déclarés sont "
 	    "ignorés. Données validées en accès libre : /ogc (OGC API "

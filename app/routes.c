@@ -462,7 +462,7 @@ const struct route route_table[] = {
 	    p_sub_list, NOBODY, 0,
 	    "Saisies visibles d'un guichet" },
 	{ "POST",   "/api/v1/guichets/{guichet}/submissions", sub_create,
-	    ACT_SUBMIT, p_sub_new, JSONB(GEOMETRY_BODY), 0,
+	    ACT_SUBMIT, p_sub_new, JSONB(GEOMETRY_BODY), R_IDEMPOTENT,
 	    "Créer une saisie (brouillon ou soumise)" },
 	{ "GET",    "/api/v1/guichets/{guichet}/submissions/{id}", sub_get,
 	    ACT_READ, p_sub_id, NOBODY, 0,
@@ -476,7 +476,7 @@ const struct route route_table[] = {
 	    NOBODY, 0,
 	    "Le circuit de validation : états et transitions" },
 	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/transitions",
-	    mod_transition, ACT_READ, p_transition, JSONB(65536), 0,
+	    mod_transition, ACT_READ, p_transition, JSONB(65536), R_IDEMPOTENT,
 	    "Faire passer une saisie dans le circuit (soumettre, valider, rejeter…)" },
 	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/assignment",
 	    mod_assign, ACT_REVIEW, p_assign, JSONB(SMALL_BODY), 0,
@@ -494,7 +494,8 @@ const struct route route_table[] = {
 	    mod_comments, ACT_READ, p_sub_id, NOBODY, 0,
 	    "Remarques sur une saisie" },
 	{ "POST",   "/api/v1/guichets/{guichet}/submissions/{id}/comments",
-	    mod_comment_add, ACT_SUBMIT, p_comment, JSONB(SMALL_BODY), 0,
+	    mod_comment_add, ACT_SUBMIT, p_comment, JSONB(SMALL_BODY),
+	    R_IDEMPOTENT,
 	    "Ajouter une remarque" },
 	{ "POST",   "/api/v1/guichets/{guichet}/decisions", mod_bulk,
 	    ACT_REVIEW, p_bulk, JSONB(SMALL_BODY), 0,
@@ -506,7 +507,7 @@ const struct route route_table[] = {
 
 	/* Exports to IGN and to the national address base. */
 	{ "POST",   "/api/v1/exports", export_create, ACT_EXPORT, p_export_new,
-	    JSONB(65536), 0,
+	    JSONB(65536), R_IDEMPOTENT,
 	    "Demander un lot d'export (BD TOPO, BAL…)" },
 	{ "GET",    "/api/v1/exports", export_list, ACT_EXPORT, p_export_list,
 	    NOBODY, 0,
@@ -523,7 +524,7 @@ const struct route route_table[] = {
 
 	/* Notifications. */
 	{ "POST",   "/api/v1/imports", import_create, ACT_SUBMIT, p_import_new,
-	    IMPORT_FILE, "application/octet-stream", R_UPLOAD,
+	    IMPORT_FILE, "application/octet-stream", R_UPLOAD | R_IDEMPOTENT,
 	    "Déposer un fichier à importer (CSV, GeoJSON, GeoPackage)" },
 	{ "GET",    "/api/v1/imports", import_list, ACT_READ, p_import_list,
 	    NOBODY, 0, "Imports de son organisation" },

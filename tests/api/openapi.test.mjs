@@ -82,7 +82,16 @@ describe('the description follows the route table', () => {
         }
       }
       const declared = new Set(r.params.map((p) => `${p.in} ${p.name}`));
+      if (r.idempotent) declared.add('header Idempotency-Key');
       for (const d of o.parameters) assert.ok(declared.has(`${d.in} ${d.name}`), `${r.method} ${r.path}: ${d.name} undeclared`);
+    }
+  });
+
+  test('the routes that create, and only they, describe the Idempotency-Key header', () => {
+    assert.ok(routes.some((r) => r.idempotent));
+    for (const r of routes) {
+      const h = op(r).parameters.filter((x) => x.in === 'header').map((x) => x.name);
+      assert.deepEqual(h, r.idempotent ? ['Idempotency-Key'] : [], `${r.method} ${r.path}`);
     }
   });
 
