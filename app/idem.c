@@ -354,10 +354,8 @@ idem_end(struct req *r)
 	if (ok && !d->kept)
 		log_error("%s: a success not sent as JSON cannot be replayed",
 		    d->route);
-	if (db_tx_release(&e, ok, ok && d->kept ? store_tx : NULL, r) == 0) {
-		if (ok)
-			purge();
-	} else if (ok) {
+	if (db_tx_release(&e, ok, ok && d->kept ? store_tx : NULL, r) != 0 &&
+	    ok) {
 		/* What the answer announced was not kept: it becomes the
 		 * error, without the record's ETag. */
 		MHD_destroy_response(r->resp);
@@ -367,8 +365,11 @@ idem_end(struct req *r)
 			reply_in_flight(r);
 		else
 			db_reply_error(r, &e);
+		ok = 0;
 	}
 	unlock(d);
+	if (ok)
+		purge();
 }
 
 void
