@@ -173,7 +173,7 @@ db-stop stop:
 
 # Used by the API tests to prove that the server survives a database restart.
 db-restart:
-	@$(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' -m fast -w \
+	@$(AS_PG) '$(PG_BIN)/pg_ctl' -D '$(DB_DIR)/data' -l '$(DB_DIR)/data/postgresql.log' -m fast -w \
 	  -o "-k $(DB_SOCK) -c listen_addresses=127.0.0.1 -p $(DB_PORT)" restart >/dev/null
 
 clean-db: db-stop
