@@ -202,21 +202,26 @@ classify(PGconn *c, const PGresult *res, struct db_err *e)
 		    PQerrorMessage(c));
 }
 
-PGresult *
-db_exec(PGconn *c, struct db_err *e, const char *sql, int n,
-    const char *const *values)
+/* res if it succeeded; else NULL, res freed and e filled. */
+static PGresult *
+checked(PGconn *c, PGresult *res, struct db_err *e)
 {
-	PGresult	*res;
-	ExecStatusType	 st;
+	ExecStatusType	st = PQresultStatus(res);
 
-	memset(e, 0, sizeof(*e));
-	res = PQexecParams(c, sql, n, NULL, values, NULL, NULL, 0);
-	st = PQresultStatus(res);
 	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
 		return res;
 	classify(c, res, e);
 	PQclear(res);
 	return NULL;
+}
+
+PGresult *
+db_exec(PGconn *c, struct db_err *e, const char *sql, int n,
+    const char *const *values)
+{
+	memset(e, 0, sizeof(*e));
+	return checked(c, PQexecParams(c, sql, n, NULL, values, NULL, NULL, 0),
+	    e);
 }
 
 int
@@ -242,7 +247,6 @@ exec_prepared(PGconn *c, struct db_err *e, const char *sql, int n,
 {
 	struct dbthr	*t = thr_get();
 	PGresult	*res;
-	ExecStatusType	 st;
 	char		 name[16];
 	int		 i;
 
@@ -262,13 +266,7 @@ exec_prepared(PGconn *c, struct db_err *e, const char *sql, int n,
 		PQclear(res);
 		t->prepared[t->nprepared++] = sql;
 	}
-	res = PQexecPrepared(c, name, n, values, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
-		return res;
-	classify(c, res, e);
-	PQclear(res);
-	return NULL;
+	return checked(c, PQexecPrepared(c, name, n, values, NULL, NULL, 0), e);
 }
 
 PGresult *
