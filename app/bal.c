@@ -192,6 +192,31 @@ lang_header(void *arg, const char *field, const char *column)
 	fprintf(arg, ";%s", column);
 }
 
+void
+bal_head(const struct xf_spec *x, FILE *f)
+{
+	size_t	i;
+
+	for (i = 0; columns[i] != NULL; i++)
+		fprintf(f, "%s%s", i ? ";" : "", columns[i]);
+	languages(x, lang_header, f);
+	fputs("\n", f);
+}
+
+/* Columns 0-4 of bal_query()'s rows are the commune and sort keys. */
+void
+bal_line(FILE *f, PGresult *res, int r)
+{
+	int	k, nf = PQnfields(res);
+
+	for (k = 5; k < nf; k++) {
+		if (k > 5)
+			fputc(';', f);
+		put(f, PQgetvalue(res, r, k));
+	}
+	fputc('\n', f);
+}
+
 struct bal_file {
 	FILE	*f;
 	char	 name[208];
@@ -235,7 +260,6 @@ bal_open(struct bal_file *bf, const struct xf_spec *x, PGconn *c,
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 	PGresult	*res;
-	size_t		 i;
 
 	res = PQexecParams(c, "SELECT coalesce(siren, code), nom FROM "
 	    "ref_communes WHERE code = $1 AND type = 'commune-actuelle' UNION "
@@ -261,10 +285,7 @@ bal_open(struct bal_file *bf, const struct xf_spec *x, PGconn *c,
 		bf->path = NULL;
 		return -1;
 	}
-	for (i = 0; columns[i] != NULL; i++)
-		fprintf(bf->f, "%s%s", i ? ";" : "", columns[i]);
-	languages(x, lang_header, bf->f);
-	fputs("\n", bf->f);
+	bal_head(x, bf->f);
 	return 0;
 }
 
@@ -282,7 +303,6 @@ static int
 bal_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
 {
 	struct bal_run	*b = arg;
-	int		 k, nf = PQnfields(res);
 
 	if (strcmp(b->commune, PQgetvalue(res, r, 0)) != 0) {
 		if (bal_close(&b->bf, b->files, err, errlen) != 0 ||
@@ -292,13 +312,7 @@ bal_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
 		snprintf(b->commune, sizeof(b->commune), "%s",
 		    PQgetvalue(res, r, 0));
 	}
-	/* Columns 0-4 are the commune and sort keys. */
-	for (k = 5; k < nf; k++) {
-		if (k > 5)
-			fputc(';', b->bf.f);
-		put(b->bf.f, PQgetvalue(res, r, k));
-	}
-	fputc('\n', b->bf.f);
+	bal_line(b->bf.f, res, r);
 	b->bf.rows++;
 	return 0;
 }

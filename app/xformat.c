@@ -327,19 +327,13 @@ csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* The header and the CSVT types (GDAL's CSV driver reads them). */
+/* The CSVT types (GDAL's CSV driver reads them beside the CSV). */
 static int
-csv_begin(const struct xf_spec *x, FILE *f, const char *typepath)
+csvt_write(const struct xf_spec *x, const char *typepath)
 {
 	FILE	*t;
 	size_t	 i;
 
-	fputs("WKT", f);
-	for (i = 0; i < x->ncols; i++) {
-		fputc(',', f);
-		csv_field(f, x->cols[i].name);
-	}
-	fputs("\r\n", f);
 	if ((t = fopen(typepath, "w")) == NULL)
 		return -1;
 	fputs("\"WKT\"", t);
@@ -444,10 +438,60 @@ ign_row(const struct xf_spec *x, FILE *f, PGresult *res, int r)
 	fputs("}}", f);
 }
 
+/*
+ * The text formats as three steps, so that a file can be written from any
+ * rows (the export's cursor, or tests/fuzz/fuzz_export.c): what opens the
+ * file (the GeoJSON and IGN wrappers, the CSV header line), each row (n:
+ * the rows already written, for the separator between JSON items), and
+ * what closes it.
+ */
+void
+xf_text_head(const struct xf_spec *x, FILE *f)
+{
+	size_t	i;
+
+	if (strcmp(x->format, "geojson") == 0)
+		fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
+	else if (strcmp(x->format, "ign") == 0)
+		fprintf(f, "{\"comment\":\"Guichet : contribution %s\","
+		    "\"actions\":[\n", x->layer);
+	else {
+		fputs("WKT", f);
+		for (i = 0; i < x->ncols; i++) {
+			fputc(',', f);
+			csv_field(f, x->cols[i].name);
+		}
+		fputs("\r\n", f);
+	}
+}
+
+void
+xf_text_row(const struct xf_spec *x, FILE *f, PGresult *res, int r,
+    int64_t n)
+{
+	int	geojson = strcmp(x->format, "geojson") == 0;
+
+	if (geojson || strcmp(x->format, "ign") == 0) {
+		if (n > 0)
+			fputs(",\n", f);
+		if (geojson)
+			geojson_row(x, f, res, r);
+		else
+			ign_row(x, f, res, r);
+	} else
+		csv_row(x, f, res, r);
+}
+
+void
+xf_text_tail(const struct xf_spec *x, FILE *f)
+{
+	if (strcmp(x->format, "geojson") == 0 || strcmp(x->format, "ign") == 0)
+		fputs("\n]}\n", f);
+}
+
 struct text {
 	const struct xf_spec	*x;
 	FILE			*f;
-	int			 geojson, ign;
 	int64_t			 n;
 };
 
@@ -458,28 +502,19 @@ text_row(void *arg, PGresult *res, int r, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	if ((t->geojson || t->ign) && t->n++ > 0)
-		fputs(",\n", t->f);
-	if (t->geojson)
-		geojson_row(t->x, t->f, res, r);
-	else if (t->ign)
-		ign_row(t->x, t->f, res, r);
-	else
-		csv_row(t->x, t->f, res, r);
+	xf_text_row(t->x, t->f, res, r, t->n++);
 	return 0;
 }
 
 /*
  * Streams the cursor into path in format x: one text file, GeoJSON, IGN
- * transactions or CSV.
+ * transactions or CSV (and its CSVT of types beside it).
  */
 static int
 text_write(const struct xf_spec *x, PGconn *c, const char *path,
     int64_t *rows, xf_progress progress, void *arg, char *err, size_t errlen)
 {
-	int		 geojson = strcmp(x->format, "geojson") == 0;
-	int		 ign = strcmp(x->format, "ign") == 0;
-	struct text	 t = { x, NULL, geojson, ign, 0 };
+	struct text	 t = { x, NULL, 0 };
 	FILE		*f;
 	char		*typepath = NULL;
 	int		 rc = -1;
@@ -489,14 +524,10 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 		snprintf(err, errlen, "création du fichier : %s", xf_syserr(errno));
 		return -1;
 	}
-	if (geojson)
-		fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
-	else if (ign)
-		fprintf(f, "{\"comment\":\"Guichet : contribution %s\","
-		    "\"actions\":[\n", x->layer);
-	else {
+	xf_text_head(x, f);
+	if (strncmp(x->format, "csv", 3) == 0) {
 		typepath = xasprintf("%st", path);	/* x.csv → x.csvt */
-		if (csv_begin(x, f, typepath) != 0) {
+		if (csvt_write(x, typepath) != 0) {
 			snprintf(err, errlen, "création du fichier des types : %s",
 			    xf_syserr(errno));
 			goto out;
@@ -504,8 +535,7 @@ text_write(const struct xf_spec *x, PGconn *c, const char *path,
 	}
 	if (xf_rows(c, text_row, &t, progress, arg, rows, err, errlen) != 0)
 		goto out;
-	if (geojson || ign)
-		fputs("\n]}\n", f);
+	xf_text_tail(x, f);
 	rc = 0;
 out:
 	if (fflush(f) != 0 || ferror(f)) {

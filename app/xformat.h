@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct form;
 
@@ -92,6 +93,17 @@ typedef int	(*xf_row_fn)(void *arg, PGresult *res, int r, char *err,
 int		 xf_rows(PGconn *c, xf_row_fn fn, void *arg, xf_progress,
 		    void *parg, int64_t *rows, char *err, size_t errlen);
 
+/*
+ * The text formats (geojson, ign, csv, csv_shp) from any rows shaped as
+ * xf_query() returns them: what opens the file, row r of res (n: the rows
+ * already in the file), what closes it. xf_write() streams the cursor
+ * through them.
+ */
+void		 xf_text_head(const struct xf_spec *, FILE *);
+void		 xf_text_row(const struct xf_spec *, FILE *, PGresult *, int r,
+		    int64_t n);
+void		 xf_text_tail(const struct xf_spec *, FILE *);
+
 /* Writers of formats with their own file (gpkg.c, bal.c). */
 int		 gpkg_write(const struct xf_spec *, PGconn *, const char *path,
 		    int64_t *rows, xf_progress, void *arg, char *err,
@@ -100,5 +112,8 @@ int		 bal_write(const struct xf_spec *, PGconn *, const char *dir,
 		    json_t *files, xf_progress, void *arg, char *err,
 		    size_t errlen);
 char		*bal_query(const struct xf_spec *);
+/* A BAL file's header line, and the line of row r of bal_query()'s rows. */
+void		 bal_head(const struct xf_spec *, FILE *);
+void		 bal_line(FILE *, PGresult *, int r);
 
 #endif
