@@ -382,6 +382,28 @@ json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/*
+ * Is s an integer as JSON writes one, of at most 15 digits (exact where
+ * readers hold numbers as doubles, and within 64 bits)? The form checks
+ * integer fields, but a record validated before its field became an
+ * integer keeps its text (found by tests/fuzz/fuzz_export.c: an empty
+ * value made the file unreadable); such a value goes out as a string, as
+ * it was entered.
+ */
+static int
+json_integer_text(const char *s)
+{
+	size_t	n;
+
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		return s[1] == '\0';
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	return n > 0 && n <= 15 && s[n] == '\0';
+}
+
 /* The members of a row's attributes object (without its braces). */
 static void
 json_members(const struct xf_spec *x, FILE *f, PGresult *res, int r)
@@ -398,8 +420,8 @@ json_members(const struct xf_spec *x, FILE *f, PGresult *res, int r)
 		v = xf_text(&x->cols[i], res, r, (int)i + XF_FIRST, &tmp);
 		if (v == NULL)
 			fputs("null", f);
-		else if (x->cols[i].kind == XF_INTEGER)
-			fputs(v, f);	/* digits, checked by the form */
+		else if (x->cols[i].kind == XF_INTEGER && json_integer_text(v))
+			fputs(v, f);
 		else if (x->cols[i].kind == XF_BOOLEAN)
 			fputs(strcmp(v, "true") == 0 ? "true" : "false", f);
 		else
