@@ -87,6 +87,13 @@ fail(struct geom_error *e, const char *code, const char *fmt, ...)
 	return NULL;
 }
 
+static GEOSGeometry *
+too_large(struct geom_error *e)
+{
+	return fail(e, "geometry_too_large", "La géométrie compte plus de %d "
+	    "sommets.", GEOM_MAX_VERTICES);
+}
+
 static const struct {
 	const char	*geos;
 	const char	*fr;
@@ -203,6 +210,33 @@ geojson_ok(json_t *g, int nesting)
 	return 0;
 }
 
+/*
+ * The positions of a GeoJSON geometry (arrays starting with a number, in
+ * its coordinates and its members'), counted up to limit + 1 only. A body
+ * may hold near a million short positions ("[0,0],"): they cost some 130
+ * MB once parsed, and each step after (the copy that drops altitudes, its
+ * text, the GEOS reader's own tree) as much again, so the vertex limit is
+ * checked here, before any of them.
+ */
+static size_t
+positions_count(json_t *j, size_t limit)
+{
+	json_t	*v;
+	size_t	 i, n = 0;
+
+	if (json_is_object(j))
+		return positions_count(json_object_get(j, "coordinates"), limit) +
+		    positions_count(json_object_get(j, "geometries"), limit);
+	if (!json_is_array(j))
+		return 0;
+	if (json_is_number(json_array_get(j, 0)))
+		return 1;
+	json_array_foreach(j, i, v)
+		if ((n += positions_count(v, limit - n)) > limit)
+			break;
+	return n;
+}
+
 GEOSGeometry *
 geom_read(json_t *in, unsigned allowed, struct geom_error *e)
 {
@@ -233,8 +267,11 @@ geom_read(json_t *in, unsigned allowed, struct geom_error *e)
 		geojson = 0;
 		text = xstrdup(s);
 	} else if (json_is_object(in)) {
-		json_t *copy = json_deep_copy(in);	/* altitudes are dropped */
+		json_t *copy;
 
+		if (positions_count(in, GEOM_MAX_VERTICES) > GEOM_MAX_VERTICES)
+			return too_large(e);
+		copy = json_deep_copy(in);	/* altitudes are dropped */
 		if (!geojson_ok(copy, 0)) {
 			json_decref(copy);
 			return fail(e, "geometry_parse", "La géométrie n'a pas pu "
@@ -283,8 +320,7 @@ geom_read(json_t *in, unsigned allowed, struct geom_error *e)
 		}
 	if (GEOSGetNumCoordinates_r(h, g) > GEOM_MAX_VERTICES) {
 		GEOSGeom_destroy_r(h, g);
-		return fail(e, "geometry_too_large", "La géométrie compte plus de "
-		    "%d sommets.", GEOM_MAX_VERTICES);
+		return too_large(e);
 	}
 	if (!GEOSGeom_getXMin_r(h, g, &xmin) || !GEOSGeom_getXMax_r(h, g, &xmax) ||
 	    !GEOSGeom_getYMin_r(h, g, &ymin) || !GEOSGeom_getYMax_r(h, g, &ymax) ||

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "geom.h"
+#include "util.h"
 
 static const char *
 code_of(const char *text, int as_string, unsigned allowed)
@@ -115,6 +116,55 @@ anchor_and_outputs(void **state)
 	assert_true(fabs(geom_metres(1, 45, 2, 45) - 78700) < 300);
 }
 
+/* A GeoJSON of n positions [0,0] (with an altitude when z) in a type. */
+static char *
+many_positions(const char *type, const char *open, const char *close,
+    size_t n, int z)
+{
+	struct buf	b = { 0 };
+	size_t		i;
+
+	buf_appendf(&b, "{\"type\":\"%s\",\"coordinates\":%s", type, open);
+	for (i = 0; i < n; i++)
+		buf_puts(&b, i == 0 ? (z ? "[0,0,1]" : "[0,0]") :
+		    (z ? ",[0,0,1]" : ",[0,0]"));
+	buf_puts(&b, close);
+	buf_puts(&b, "}");
+	return b.data;
+}
+
+/*
+ * The vertex limit holds for GeoJSON before anything is copied (a body of
+ * short positions costs some 130 MB once parsed, and as much at each step
+ * after): one position too many is geometry_too_large, in any nesting, and
+ * the same in a collection or in a text.
+ */
+static void
+vertex_limit_before_reading(void **state)
+{
+	unsigned any = GEOM_POINT | GEOM_POLYGON | GEOM_MULTIPOLYGON |
+	    (1u << GEOS_MULTIPOINT);
+	char	*s, *gc;
+
+	(void)state;
+	s = many_positions("MultiPoint", "[", "]", GEOM_MAX_VERTICES + 1, 0);
+	assert_string_equal(code_of(s, 0, any), "geometry_too_large");
+	assert_string_equal(code_of(s, 1, any), "geometry_too_large");
+	gc = xasprintf("{\"type\":\"GeometryCollection\",\"geometries\":"
+	    "[{\"type\":\"Point\",\"coordinates\":[0,0]},%s]}", s);
+	assert_string_equal(code_of(gc, 0, any | (1u << GEOS_GEOMETRYCOLLECTION)),
+	    "geometry_too_large");
+	free(gc);
+	free(s);
+	s = many_positions("Polygon", "[[", "]]", GEOM_MAX_VERTICES + 1, 1);
+	assert_string_equal(code_of(s, 0, any), "geometry_too_large");
+	free(s);
+	/* At the limit, the geometry is read (and found invalid). */
+	s = many_positions("Polygon", "[[", "]]", GEOM_MAX_VERTICES, 0);
+	assert_string_equal(code_of(s, 0, any), "geometry_invalid");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -123,6 +173,7 @@ main(void)
 		cmocka_unit_test(distinct_errors),
 		cmocka_unit_test(invalid_says_why_and_where),
 		cmocka_unit_test(anchor_and_outputs),
+		cmocka_unit_test(vertex_limit_before_reading),
 	};
 
 	return cmocka_run_group_tests_name("geom", tests, NULL, NULL);
