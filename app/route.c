@@ -444,3 +444,67 @@ param_parse_body(const struct param_spec *specs, struct param_val *vals,
 	}
 	return 0;
 }
+
+/*
+ * A scanner of the text up to the error, which is all jansson read: that
+ * part is JSON but for its last token. In the top-level object, the string
+ * after '{' or ',' is a member's name; the error lies in that member's value
+ * when it comes after the name's ':' and before the next ',' of the top
+ * level. Names with escapes are not matched (none of ours has one).
+ */
+const char *
+param_json_error(const struct param_spec *specs, const char *text,
+    size_t len, size_t pos)
+{
+	const struct param_spec	*s;
+	const char		*name = NULL;
+	size_t			 i, namelen = 0, start;
+	int			 depth = 0, expect_name = 0, in_value = 0;
+
+	if (specs == NULL || pos > len)
+		return NULL;
+	for (i = 0; i < pos; i++) {
+		switch (text[i]) {
+		case '"':
+			start = ++i;
+			while (i < pos && text[i] != '"')
+				i += text[i] == '\\' ? 2 : 1;
+			if (i >= pos)	/* the error is in this string */
+				goto found;
+			if (depth == 1 && expect_name) {
+				name = text + start;
+				namelen = i - start;
+				expect_name = 0;
+			}
+			break;
+		case '{':
+		case '[':
+			if (depth++ == 0)
+				expect_name = text[i] == '{';
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		case ':':
+			if (depth == 1 && name != NULL)
+				in_value = 1;
+			break;
+		case ',':
+			if (depth == 1) {
+				expect_name = 1;
+				in_value = 0;
+				name = NULL;
+			}
+			break;
+		}
+	}
+found:
+	if (depth < 1 || !in_value || name == NULL)
+		return NULL;
+	for (s = specs; s->name != NULL; s++)
+		if (s->in == IN_BODY && strlen(s->name) == namelen &&
+		    memcmp(s->name, name, namelen) == 0)
+			return s->name;
+	return NULL;
+}

@@ -124,6 +124,16 @@ int		 param_parse_body(const struct param_spec *specs,
 		    struct param_val *vals, struct json_t *obj,
 		    struct param_error *e);
 
+/*
+ * Where a JSON body that does not parse went wrong, for the error's field:
+ * the name of the IN_BODY member of specs whose value holds byte offset pos
+ * of text (json_error_t.position), or NULL when the error lies elsewhere
+ * (in a name, between members, in a member the specs do not declare: a
+ * client's own text is never repeated).
+ */
+const char	*param_json_error(const struct param_spec *specs,
+		    const char *text, size_t len, size_t pos);
+
 /* The route table (routes.c). */
 extern const struct route	route_table[];
 extern const size_t		route_count;

@@ -366,6 +366,60 @@ id_lists(void **state)
 	assert_str(e.code, "param_missing");
 }
 
+/* The member param_json_error names for a body jansson refuses. */
+static const char *
+error_member(const char *body, size_t len)
+{
+	static const struct param_spec p_body[] = {
+		{ "attributes", IN_BODY, P_JSON, P_REQUIRED, 0, 0, NULL },
+		{ "comment", IN_BODY, P_STR, 0, 0, 100, NULL },
+		{ "id", IN_PATH, P_INT, P_REQUIRED, 1, 10, NULL },
+		{ NULL }
+	};
+	json_error_t	 e;
+	json_t		*j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+
+	assert_null(j);
+	return param_json_error(p_body, body, len, (size_t)e.position);
+}
+
+#define MEMBER(lit)	error_member(lit, sizeof(lit) - 1)
+
+/*
+ * A body that is not JSON names the declared member its error lies in:
+ * bytes that are not UTF-8 (one, an overlong form, a cut sequence), a lone
+ * surrogate, a NUL, nesting too deep, a syntax error; never a name the
+ * route does not declare, nor one that is itself the error.
+ */
+static void
+json_errors_name_their_member(void **state)
+{
+	char	deep[3000 + 40];
+
+	(void)state;
+	assert_str(MEMBER("{\"comment\":\"a\xff" "b\"}"), "comment");
+	assert_str(MEMBER("{\"x\":1, \"comment\" : \"\xc0\xaf\"}"), "comment");
+	assert_str(MEMBER("{\"comment\":\"\xe2\x82\"}"), "comment");
+	assert_str(MEMBER("{\"comment\":\"\\udc80\"}"), "comment");
+	assert_str(MEMBER("{\"comment\":\"a\\u0000\"}"), "comment");
+	assert_str(MEMBER("{\"attributes\":{\"libelle\":\"\xff\"}}"),
+	    "attributes");
+	assert_str(MEMBER("{\"attributes\":{\"a\":[1,2,}}"), "attributes");
+	assert_str(MEMBER("{\"attributes\":{\"a\":\"\\\"{[\",\"b\":tru}}"),
+	    "attributes");
+	memcpy(deep, "{\"attributes\":", 14);
+	memset(deep + 14, '[', 3000);
+	assert_str(error_member(deep, 14 + 3000), "attributes");
+	assert_null(MEMBER("{\"pirate\":\"\xff\"}"));
+	assert_null(MEMBER("{\"id\":\"\xff\"}"));		/* not a body member */
+	assert_null(MEMBER("{\"comm\xff" "ent\":1}"));
+	assert_null(MEMBER("{\"comment\":1,\"\xff\":2}"));
+	assert_null(MEMBER("{\"comment\":1,}"));
+	assert_null(MEMBER("[\"\xff\"]"));
+	assert_null(MEMBER("\xff"));
+	assert_null(MEMBER("{\"comment\" 1}"));
+}
+
 int
 main(void)
 {
@@ -387,6 +441,7 @@ main(void)
 		cmocka_unit_test(repeated_param_is_refused),
 		cmocka_unit_test(required_and_path_params),
 		cmocka_unit_test(id_lists),
+		cmocka_unit_test(json_errors_name_their_member),
 	};
 
 	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
