@@ -87,7 +87,7 @@ DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_
 
 .PHONY: all deps build run test unit api api-asan browser asan migrate check-config refdata fuzz \
         npm-deps \
-        db-start db-stop db-restart stop clean-db psql clean bench
+        db-start db-stop db-restart stop clean-db psql clean bench security
 
 all: build
 
@@ -263,6 +263,20 @@ bench: migrate refdata
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_BENCH)"
 	@$(MAKE) --no-print-directory $(BUILD)/bench/commune_bench
 	@$(DB_ENV) REFDATA="$(strip $(REFDATA))" bench/run
+
+# --- Security scans ------------------------------------------------------------
+# Not part of `make test`: sqlmap over every parameter of the route table and
+# of the forms, wapiti over the UI, against a server of its own on a fresh
+# database (tests/security/). Reports go to SECURITY_OUT; the exit status is
+# non-zero when sqlmap finds an injectable parameter or wapiti a finding of
+# medium severity or above.
+DEB_SECURITY := sqlmap wapiti
+SECURITY_OUT ?= $(BUILD)/security
+
+security: build migrate refdata npm-deps
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_SECURITY)"
+	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) SECURITY_OUT=$(abspath $(SECURITY_OUT)) \
+	  node tests/security/scan.mjs
 
 clean:
 	rm -rf $(BUILD)
