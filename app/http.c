@@ -766,21 +766,18 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /*
- * Starts the daemon and waits for SIGINT or SIGTERM. Shutdown is graceful:
- * the listening socket is closed at once (new clients are refused), requests
- * in flight get up to shutdown_grace seconds to finish, then the worker
- * threads are stopped and their database connections closed.
+ * The listening socket is ours, not libmicrohttpd's, so that it can be
+ * bound before the switch to an unprivileged account (sandbox.h) while the
+ * daemon and its threads start after it. It gets what libmicrohttpd would
+ * have set: SO_REUSEADDR (a restart does not wait for TIME_WAIT), IPv6
+ * only on an IPv6 address, non-blocking, and a backlog of 512.
  */
 int
-http_serve(void)
+http_listen(void)
 {
-	struct MHD_Daemon	*d;
 	struct sockaddr_storage	 ss;
-	sigset_t		 set;
-	MHD_socket		 lfd;
-	int64_t			 deadline;
-	unsigned		 workers;
-	int			 sig;
+	socklen_t		 len;
+	int			 fd, on = 1;
 
 	memset(&ss, 0, sizeof(ss));
 	if (strchr(conf.listen_address, ':') != NULL) {
@@ -789,13 +786,43 @@ http_serve(void)
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)conf.listen_port);
 		inet_pton(AF_INET6, conf.listen_address, &s6->sin6_addr);
+		len = sizeof(*s6);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)conf.listen_port);
 		inet_pton(AF_INET, conf.listen_address, &s4->sin_addr);
+		len = sizeof(*s4);
 	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 512) != 0)
+		fatal("cannot listen on %s port %lld: %s", conf.listen_address,
+		    conf.listen_port, strerror(errno));
+	return fd;
+}
+
+/*
+ * Starts the daemon on the socket of http_listen and waits for SIGINT or
+ * SIGTERM. Shutdown is graceful: the listening socket is closed at once
+ * (new clients are refused), requests in flight get up to shutdown_grace
+ * seconds to finish, then the worker threads are stopped and their
+ * database connections closed.
+ */
+int
+http_serve(int lfd)
+{
+	struct MHD_Daemon	*d;
+	sigset_t		 set;
+	int64_t			 deadline;
+	unsigned		 workers;
+	int			 sig, v6;
+
+	v6 = strchr(conf.listen_address, ':') != NULL;
 	/* Workers block on PostgreSQL round trips: by default four per CPU
 	 * keep the cores busy (measured in bench/: +10 % over one per CPU). */
 	workers = conf.workers > 0 ? (unsigned)conf.workers :
@@ -810,10 +837,15 @@ http_serve(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Said before the workers start: the socket has been listening since
+	 * http_listen, and a client queued meanwhile is answered at once. */
+	log_info("listening on http://%s%s%s:%lld/ with %u workers",
+	    v6 ? "[" : "", conf.listen_address, v6 ? "]" : "",
+	    conf.listen_port, workers);
 	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
-	    MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    (uint16_t)conf.listen_port, NULL, NULL, on_request, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_THREAD_POOL_SIZE, workers,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf.connection_timeout,
@@ -821,18 +853,14 @@ http_serve(void)
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
 	    /* Refuse sloppy requests rather than guess (request smuggling). */
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
 	    MHD_OPTION_END);
 	if (d == NULL) {
-		log_error("cannot listen on %s port %lld: %s",
+		log_error("cannot serve on %s port %lld: %s",
 		    conf.listen_address, conf.listen_port, strerror(errno));
 		return 1;
 	}
-	log_info("listening on http://%s%s%s:%lld/ with %u workers",
-	    ss.ss_family == AF_INET6 ? "[" : "", conf.listen_address,
-	    ss.ss_family == AF_INET6 ? "]" : "", conf.listen_port, workers);
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -843,8 +871,7 @@ http_serve(void)
 	log_info("%s received: finishing %d request(s) in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM",
 	    atomic_load(&active_requests));
-	lfd = MHD_quiesce_daemon(d);
-	if (lfd != MHD_INVALID_SOCKET)
+	if (MHD_quiesce_daemon(d) != MHD_INVALID_SOCKET)
 		close(lfd);
 	deadline = now_us() + conf.shutdown_grace * 1000000;
 	while (atomic_load(&active_requests) > 0 && now_us() < deadline)

@@ -44,8 +44,14 @@ struct req {
 	struct idem		*idem;		/* R_IDEMPOTENT, keyed: idem.h */
 };
 
-/* Runs the server until SIGINT or SIGTERM; returns the exit status. */
-int		 http_serve(void);
+/*
+ * Binds and listens on listen_address and listen_port; returns the socket,
+ * or fatal(). Called before the privileges are dropped: a port under 1024
+ * needs root.
+ */
+int		 http_listen(void);
+/* Serves on that socket until SIGINT or SIGTERM; returns the exit status. */
+int		 http_serve(int lfd);
 
 /* The typed value of a declared parameter of the request's route. */
 const struct param_val *req_param(const struct req *, const char *name);

@@ -143,13 +143,14 @@ cmd_serve(int argc, char **argv)
 	char			 err[1024];
 	PGconn			*c;
 	long			 n;
-	int			 rc;
+	int			 lfd, rc;
 
 	if (argc != 1)
 		usage();
 	(void)argv;
 	if (route_check_table(route_table, route_count, err, sizeof(err)))
 		fatal("%s", err);
+	lfd = http_listen();
 	if (form_load_all(conf.forms_dir, err, sizeof(err)) ||
 	    wf_load(conf.forms_dir, err, sizeof(err)))
 		fatal("%s", err);
@@ -179,7 +180,7 @@ cmd_serve(int argc, char **argv)
 	notify_start();
 	export_start();
 	import_start();
-	rc = http_serve();
+	rc = http_serve(lfd);
 	import_stop();
 	export_stop();
 	notify_stop();
