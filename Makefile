@@ -10,8 +10,8 @@ SHELL := /bin/bash
 # Build and run dependencies, then test-only ones. `deps` installs the missing
 # ones when root and otherwise prints the exact apt-get line and stops.
 DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
-             libsodium-dev libgeos-dev libpq-dev libgdal-dev postgresql-15 \
-             postgresql-15-postgis-3
+             libsodium-dev libgeos-dev libpq-dev libgdal-dev libseccomp-dev \
+             postgresql-15 postgresql-15-postgis-3
 DEB_TEST  := libcmocka-dev chromium clang libclang-rt-14-dev gdal-bin
 # Commands that may come from elsewhere than Debian (a NodeSource nodejs
 # bundles npm): installed from Debian only when missing.
@@ -21,7 +21,7 @@ DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # --- Build -----------------------------------------------------------------
 BUILD    := build
-PKGS     := libmicrohttpd jansson libsodium libpq geos gdal
+PKGS     := libmicrohttpd jansson libsodium libpq geos gdal libseccomp
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
             -Wno-missing-field-initializers

@@ -43,6 +43,8 @@ static const struct key keys[] = {
 	{ "max_header_bytes",	  C_INT,  O(max_header_bytes),	"32768", 4096, 1048576, NULL },
 	{ "request_body_max",	  C_INT,  O(request_body_max),	"8388608", 1024, 1073741824, NULL },
 	{ "shutdown_grace",	  C_INT,  O(shutdown_grace),	"10", 0, 300, NULL },
+	{ "user",		  C_STR,  O(user),		"", 0, 0, NULL },
+	{ "seccomp",		  C_BOOL, O(seccomp),		"yes", 0, 0, NULL },
 	{ "static_dir",		  C_STR,  O(static_dir),	"static", 0, 0, NULL },
 	{ "migrations_dir",	  C_STR,  O(migrations_dir),	"migrations", 0, 0, NULL },
 	{ "forms_dir",		  C_STR,  O(forms_dir),		"forms", 0, 0, NULL },
@@ -232,6 +234,14 @@ key_set(const struct key *k, const char *val, const char *where,
 		    (strchr(val, '@') == NULL || strpbrk(val, " <>\r\n\t") != NULL)) {
 			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
 			    "an e-mail address is expected", where, shown, k->name);
+			return -1;
+		}
+		if (strcmp(k->name, "user") == 0 &&
+		    strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._-") != strlen(val)) {
+			snprintf(err, errlen, "%s: invalid value \"%s\" for %s: "
+			    "an account name (letters, digits, . _ -) or nothing is "
+			    "expected", where, shown, k->name);
 			return -1;
 		}
 		if ((strcmp(k->name, "static_dir") == 0 ||

@@ -18,6 +18,8 @@ struct conf {
 	long long max_header_bytes;
 	long long request_body_max;
 	long long shutdown_grace;
+	char	*user;		/* "": keep the account started as */
+	int	 seccomp;
 	char	*static_dir;
 	char	*migrations_dir;
 	char	*forms_dir;

@@ -35,6 +35,7 @@
 #include "password.h"
 #include "refdata.h"
 #include "route.h"
+#include "sandbox.h"
 #include "util.h"
 
 #ifndef GUICHET_VERSION
@@ -69,6 +70,8 @@ usage(void)
 	    "  export --guichet G --format F [--mode incremental|full]\n"
 	    "         [--departements 31,34] [--communes 31555]  write one export\n"
 	    "                batch now (formats gpkg geojson csv csv_shp ign bal)\n"
+	    "  sandbox-check install the seccomp filter of serve, try system\n"
+	    "                calls outside it; exit 0 when all are denied\n"
 	    "  version       print the version\n"
 	    "The configuration file is -c FILE, else $GUICHET_CONF, else\n"
 	    "conf/guichet.conf when present; GUICHET_<KEY> variables override it.\n");
@@ -135,6 +138,13 @@ stored_hash_limits(PGconn *c)
  * The server refuses to run on a schema older than its migrations folder.
  * An unreachable database is not fatal: the server starts, answers 503 and
  * picks the database up when it comes back.
+ *
+ * The order is least privilege's (sandbox.h): the listening socket is the
+ * one thing that may need root, so it is bound first and the account
+ * switched right after, before any file is read; the seccomp filter goes
+ * on once start-up is over and before the first thread starts (mail,
+ * digests, export and import jobs, libmicrohttpd's workers), so that every
+ * thread inherits it.
  */
 static int
 cmd_serve(int argc, char **argv)
@@ -151,6 +161,7 @@ cmd_serve(int argc, char **argv)
 	if (route_check_table(route_table, route_count, err, sizeof(err)))
 		fatal("%s", err);
 	lfd = http_listen();
+	sandbox_drop_privileges();
 	if (form_load_all(conf.forms_dir, err, sizeof(err)) ||
 	    wf_load(conf.forms_dir, err, sizeof(err)))
 		fatal("%s", err);
@@ -176,6 +187,11 @@ cmd_serve(int argc, char **argv)
 		    "are %s", n, n > 0 ? "on" : "off (run guichet load-refdata)");
 		PQfinish(c);
 	}
+	if (conf.seccomp)
+		sandbox_seccomp_install();
+	else
+		log_warn("seccomp = no: the server runs without its allow-list "
+		    "of system calls");
 	mailer_start();
 	notify_start();
 	export_start();
@@ -210,6 +226,7 @@ cmd_check_config(int argc, char **argv)
 		fatal("%s", err);
 	form_free_all();
 	wf_free();
+	sandbox_user_check();
 	conf_print();
 	printf("configuration OK\n");
 	return 0;
@@ -281,6 +298,15 @@ cmd_notify(int argc, char **argv)
 }
 
 static int
+cmd_sandbox_check(int argc, char **argv)
+{
+	if (argc != 1)
+		usage();
+	(void)argv;
+	return sandbox_probe();
+}
+
+static int
 cmd_load_refdata(int argc, char **argv)
 {
 	return refdata_load(argc - 1, argv + 1);
@@ -301,6 +327,7 @@ static const struct {
 	{ "audit",	  cmd_audit },
 	{ "notify",	  cmd_notify },
 	{ "export",	  export_cli },
+	{ "sandbox-check", cmd_sandbox_check },
 };
 
 int
