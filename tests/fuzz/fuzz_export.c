@@ -8,11 +8,12 @@
  * incremental; the rest, cut at NUL bytes, gives the values column after
  * column, row after row (up to MAX_ROWS). A value starting with 0x01 is
  * SQL NULL; others are made valid UTF-8 first, as PostgreSQL guarantees
- * (invalid bytes become '?'), and a GeoJSON geometry that is not JSON is
- * NULL (PostGIS writes it). Whatever the values, a file must read back
- * as its format says: GeoJSON and IGN files are JSON with one item per row
- * and every column in each, CSV records have the header's field count,
- * BAL lines the header's number of ';', and every file is valid UTF-8.
+ * (invalid bytes become '?'), and a GeoJSON geometry that is not JSON (or
+ * repeats a key) is NULL (PostGIS writes it). Whatever the values, a file
+ * must read back as its format says: GeoJSON and IGN files are JSON with
+ * one item per row and every column in each, CSV records have the
+ * header's field count, BAL lines the header's number of ';', and every
+ * file is valid UTF-8.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -135,9 +136,11 @@ make_rows(const uint8_t *data, size_t size, int ncols, int geojson,
 			v = NULL;
 		else
 			v = pg_text(p, (size_t)(nul - p));
-		/* ST_AsGeoJSON writes JSON; no other text arrives there. */
+		/* ST_AsGeoJSON writes JSON (without a key twice); no other
+		 * text arrives there. */
 		if (v != NULL && geojson && c == XF_GEOM) {
-			if ((j = json_loads(v, JSON_DECODE_ANY, NULL)) == NULL) {
+			if ((j = json_loads(v, JSON_DECODE_ANY |
+			    JSON_REJECT_DUPLICATES, NULL)) == NULL) {
 				free(v);
 				v = NULL;
 			}
