@@ -76,25 +76,22 @@ batch_dir(int64_t id)
 static int
 prepare_dir(const char *dir, char *err, size_t errlen)
 {
-	char		*p = xstrdup(dir);
 	DIR		*d;
 	struct dirent	*e;
 
-	if (mkdirs(p) != 0)
-		goto fail;
-	if ((d = opendir(p)) != NULL) {
+	if (mkdirs(dir) != 0) {
+		log_warn("export folder %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "dossier des exports : %s",
+		    xf_syserr(errno));
+		return -1;
+	}
+	if ((d = opendir(dir)) != NULL) {
 		while ((e = readdir(d)) != NULL)
 			if (e->d_name[0] != '.')
 				unlinkat(dirfd(d), e->d_name, 0);
 		closedir(d);
 	}
-	free(p);
 	return 0;
-fail:
-	log_warn("export folder %s: %s", p, strerror(errno));
-	snprintf(err, errlen, "dossier des exports : %s", xf_syserr(errno));
-	free(p);
-	return -1;
 }
 
 /* Size and SHA-256 of a written file, after syncing it. */

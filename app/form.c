@@ -723,6 +723,17 @@ shown_value(const char *v, char *out, size_t n)
 			out[i] = ' ';
 }
 
+/* field_enum for value, named in the message (see shown_value). */
+static void
+enum_refused(json_t *errors, const struct field *fd, const char *value)
+{
+	char	shown[72];
+
+	shown_value(value, shown, sizeof(shown));
+	form_problem(errors, fd->name, "field_enum", "« %s » : « %s » n'est "
+	    "pas une valeur de la liste.", fd->label, shown);
+}
+
 static int
 in_values(json_t *values, const char *s)
 {
@@ -745,7 +756,7 @@ read_value(const struct field *fd, json_t *v, json_t *errors, int *bad_value)
 {
 	const char	*s, *e;
 	json_t		*out, *item;
-	char		*trim, shown[72];
+	char		*trim;
 	size_t		 i, j, n;
 	long long	 x;
 
@@ -778,10 +789,7 @@ read_value(const struct field *fd, json_t *v, json_t *errors, int *bad_value)
 		}
 		n = utf8_chars(trim);
 		if (fd->type == F_ENUM && !in_values(fd->values, trim)) {
-			shown_value(trim, shown, sizeof(shown));
-			form_problem(errors, fd->name, "field_enum", "« %s » : "
-			    "« %s » n'est pas une valeur de la liste.", fd->label,
-			    shown);
+			enum_refused(errors, fd, trim);
 			goto bad;
 		}
 		if (fd->type == F_SIRET && !form_siret_ok(trim)) {
@@ -858,14 +866,10 @@ bad:
 		json_array_foreach(v, i, item) {
 			if (!json_is_string(item) || !in_values(fd->values,
 			    json_string_value(item))) {
-				if (json_is_string(item)) {
-					shown_value(json_string_value(item),
-					    shown, sizeof(shown));
-					form_problem(errors, fd->name,
-					    "field_enum", "« %s » : « %s » "
-					    "n'est pas une valeur de la liste.",
-					    fd->label, shown);
-				} else
+				if (json_is_string(item))
+					enum_refused(errors, fd,
+					    json_string_value(item));
+				else
 					form_problem(errors, fd->name,
 					    "field_enum", "« %s » contient une "
 					    "valeur hors de la liste.", fd->label);

@@ -722,11 +722,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				r->body_too_large = 1;
 			else if (r->route != NULL &&
 			    (r->route->flags & R_UPLOAD)) {
-				/* A file: to disk as it comes, never held. */
-				if (r->upload == NULL &&
+				/* A file: to disk as it comes, never held;
+				 * once storing failed, the rest is dropped. */
+				if (r->storage_failed)
+					;
+				else if (r->upload == NULL &&
 				    (r->upload = upload_begin()) == NULL)
 					r->storage_failed = 1;
-				else if (r->upload != NULL)
+				else
 					upload_write(r->upload, upload_data,
 					    *upload_data_size);
 			} else

@@ -1458,8 +1458,33 @@ import_commit(struct req *r)
 	PQclear(up);
 }
 
-/* Why a cancellation is refused (409), each with its code. */
+/* Why a cancellation is refused (409), each with its code and message. */
 enum refusal { REFUSE_NONE, REFUSE_BUSY, REFUSE_CANCELLED, REFUSE_REVIEWED };
+
+static const struct {
+	const char	*code, *message;
+} refusals[] = {
+	[REFUSE_BUSY] = { "import_busy", "Cet import est en cours de "
+	    "vérification ou d'enregistrement : attendez qu'il se termine "
+	    "pour l'annuler." },
+	[REFUSE_CANCELLED] = { "import_cancelled", "Cet import est déjà "
+	    "annulé." },
+	[REFUSE_REVIEWED] = { "import_not_cancellable", "Cet import ne peut "
+	    "plus être annulé : une de ses saisies a déjà été instruite." },
+};
+
+/* The refusal for an import in state, untouched when nobody acted on it. */
+static enum refusal
+refusal_of(const char *state, int untouched)
+{
+	if (strcmp(state, "cancelled") == 0)
+		return REFUSE_CANCELLED;
+	if (strcmp(state, "checking") == 0 || strcmp(state, "committing") == 0)
+		return REFUSE_BUSY;
+	if (strcmp(state, "committed") == 0 && !untouched)
+		return REFUSE_REVIEWED;
+	return REFUSE_NONE;
+}
 
 struct cancel {
 	struct req	*r;
@@ -1479,7 +1504,7 @@ cancel_tx(PGconn *c, void *arg, struct db_err *e)
 {
 	struct cancel	*k = arg;
 	char		 uid[24];
-	const char	*v[2] = { k->ids, uid }, *st;
+	const char	*v[2] = { k->ids, uid };
 	PGresult	*res;
 	int		 committed;
 
@@ -1491,12 +1516,9 @@ cancel_tx(PGconn *c, void *arg, struct db_err *e)
 	    "submissions s ON s.id = a.target_id WHERE s.import_id = i.id) "
 	    "FROM imports i WHERE i.id = $1 FOR UPDATE", 1, v)) == NULL)
 		return -1;
-	st = PQgetvalue(res, 0, 0);
-	k->refused = strcmp(st, "cancelled") == 0 ? REFUSE_CANCELLED :
-	    strcmp(st, "checking") == 0 || strcmp(st, "committing") == 0 ?
-	    REFUSE_BUSY : strcmp(st, "committed") == 0 &&
-	    PQgetvalue(res, 0, 1)[0] != 't' ? REFUSE_REVIEWED : REFUSE_NONE;
-	committed = strcmp(st, "committed") == 0;
+	k->refused = refusal_of(PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 1)[0] == 't');
+	committed = strcmp(PQgetvalue(res, 0, 0), "committed") == 0;
 	PQclear(res);
 	if (k->refused != REFUSE_NONE) {
 		memset(e, 0, sizeof(*e));
@@ -1538,17 +1560,9 @@ import_cancel(struct req *r)
 	snprintf(k.ids, sizeof(k.ids), "%lld", req_param(r, "id")->i);
 	if (db_tx(&e, cancel_tx, &k) == 0)
 		reply_import(r, req_param(r, "id")->i, 200);
-	else if (k.refused == REFUSE_BUSY)
-		http_reply_error(r, 409, "import_busy", "Cet import est en cours "
-		    "de vérification ou d'enregistrement : attendez qu'il se "
-		    "termine pour l'annuler.", NULL);
-	else if (k.refused == REFUSE_CANCELLED)
-		http_reply_error(r, 409, "import_cancelled", "Cet import est déjà "
-		    "annulé.", NULL);
-	else if (k.refused == REFUSE_REVIEWED)
-		http_reply_error(r, 409, "import_not_cancellable", "Cet import ne "
-		    "peut plus être annulé : une de ses saisies a déjà été "
-		    "instruite.", NULL);
+	else if (k.refused != REFUSE_NONE)
+		http_reply_error(r, 409, refusals[k.refused].code,
+		    refusals[k.refused].message, NULL);
 	else
 		db_reply_error(r, &e);
 }

@@ -81,16 +81,32 @@ authority_kinds(const struct form *f, struct buf *kinds)
 	"$5, $4 || E'\\n\\n' || $6 || link FROM r WHERE notify = " \
 	"'immediate' RETURNING to_addr, subject, body"
 
-/* Runs a notifying statement, logs what it mailed: 0 or -1. */
+/*
+ * Runs a notifying statement with its n first parameters of: $1 id (a
+ * submission or an import), $2 the actor, $3 kind, $4 message, $5 subject,
+ * $6 the public address, $7 the guichet's authority kinds, $8 the guichet.
+ * Logs what it mailed; 0 or -1.
+ */
 static int
-deliver(PGconn *c, struct db_err *e, const char *sql, int n,
-    const char *const *v)
+deliver(PGconn *c, struct db_err *e, const char *sql, int n, int64_t id,
+    int64_t actor_id, const char *kind, const struct form *f,
+    const char *subject, const char *message)
 {
-	PGresult	*res = db_exec(c, e, sql, n, v);
+	struct buf	 kinds = { 0 };
+	char		 ids[24], aid[24];
+	const char	*v[8] = { ids, aid, kind, message, subject,
+	    conf.public_url, NULL, f != NULL ? form_guichet(f) : NULL };
+	PGresult	*res;
 
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
+	authority_kinds(f, &kinds);
+	v[6] = kinds.data;
+	res = db_exec(c, e, sql, n, v);
 	if (res != NULL)
 		log_mails(res);
 	PQclear(res);
+	buf_free(&kinds);
 	return res ? 0 : -1;
 }
 
@@ -99,28 +115,16 @@ notify(PGconn *c, struct db_err *e, enum notify_to to, const struct form *f,
     int64_t sub_id, int64_t actor_id, const char *kind, const char *subject,
     const char *message)
 {
-	struct buf	 kinds = { 0 }, sql = { 0 };
-	char		 sid[24], aid[24];
-	const char	*v[7];
+	struct buf	 sql = { 0 };
 	int		 rc;
 
-	snprintf(sid, sizeof(sid), "%lld", (long long)sub_id);
-	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
-	authority_kinds(f, &kinds);
 	/* The author edits its record; the others review it. */
 	buf_appendf(&sql, "WITH r0 AS (%s), r AS (SELECT r0.*, CASE WHEN r0.id "
 	    "= s.author_id THEN '/saisie.html' ELSE '/instruction.html' END || "
 	    "'?guichet=' || s.guichet || '&id=' || s.id AS link FROM r0, "
 	    "submissions s WHERE s.id = $1), " DELIVER("$1"), recipients[to]);
-	v[0] = sid;
-	v[1] = aid;
-	v[2] = kind;
-	v[3] = message;
-	v[4] = subject;
-	v[5] = conf.public_url;
-	v[6] = kinds.data;
-	rc = deliver(c, e, sql.data, to == NOTIFY_REVIEWERS ? 7 : 6, v);
-	buf_free(&kinds);
+	rc = deliver(c, e, sql.data, to == NOTIFY_REVIEWERS ? 7 : 6, sub_id,
+	    actor_id, kind, f, subject, message);
 	buf_free(&sql);
 	return rc;
 }
@@ -136,32 +140,14 @@ notify_import(PGconn *c, struct db_err *e, const struct form *f,
     int64_t import_id, int64_t actor_id, const char *subject,
     const char *message)
 {
-	struct buf	 kinds = { 0 };
-	char		 iid[24], aid[24];
-	const char	*v[8];
-	int		 rc;
-
-	snprintf(iid, sizeof(iid), "%lld", (long long)import_id);
-	snprintf(aid, sizeof(aid), "%lld", (long long)actor_id);
-	authority_kinds(f, &kinds);
-	v[0] = iid;
-	v[1] = aid;
-	v[2] = "import";
-	v[3] = message;
-	v[4] = subject;
-	v[5] = conf.public_url;
-	v[6] = kinds.data;
-	v[7] = form_guichet(f);
-	rc = deliver(c, e, "WITH p AS (SELECT DISTINCT insee_commune, "
+	return deliver(c, e, "WITH p AS (SELECT DISTINCT insee_commune, "
 	    "departement FROM submissions WHERE import_id = $1::bigint), "
 	    "r0 AS (" PEOPLE "AND u.role IN ('reviewer', 'org_admin') AND "
 	    "o.kind = ANY($7::text[]) AND EXISTS (SELECT 1 FROM p WHERE "
 	    "guichet_user_covers(u, o, p.insee_commune, p.departement))), "
 	    "r AS (SELECT r0.*, '/moderation.html?guichet=' || $8 || "
 	    "'&import=' || $1 AS link FROM r0), " DELIVER("NULL::bigint"),
-	    8, v);
-	buf_free(&kinds);
-	return rc;
+	    8, import_id, actor_id, "import", f, subject, message);
 }
 
 /*
