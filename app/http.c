@@ -539,6 +539,7 @@ decide_early(struct req *r)
 
 	if (r->route != NULL) {
 		struct authz_decision	d;
+		struct db_err		e;
 		int			wait;
 
 		if (!(r->route->flags & R_NOAUTH) && auth_identify(r) != 0)
@@ -552,9 +553,20 @@ decide_early(struct req *r)
 			return 1;
 		}
 		if (r->who != NULL && r->who->via_token &&
-		    (wait = ratelimit_take(r->who->token_id)) > 0) {
+		    (wait = ratelimit_take(&e, r->who->token_id)) != 0) {
 			char	secs[16];
 
+			/*
+			 * The token was read from the database a moment ago:
+			 * if its bucket cannot be, the request's own queries
+			 * would most likely fail too (and letting it through
+			 * would hand a struggling database the load the limit
+			 * holds back). Answer as throttle.c's callers do.
+			 */
+			if (wait < 0) {
+				db_reply_error(r, &e);
+				return 1;
+			}
 			http_reply_error(r, 429, "rate_limited", "Trop de requêtes "
 			    "pour ce jeton d'API : réessayez dans quelques "
 			    "secondes (en-tête Retry-After).", NULL);

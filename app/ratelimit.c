@@ -3,72 +3,69 @@
  * conf.api_rate_limit requests and refills at that many per minute, so a
  * burst of a minute's worth passes and a steady flow above the rate waits.
  *
- * The buckets live in a fixed table hashed by token id (no allocation on
- * the request path). A slot idle for longer than a full refill is as good
- * as new and may be taken by another token; when every probed slot is busy
- * the request passes (logged): a limiter must not lock partners out
- * because the table is crowded.
+ * The buckets are rows of api_rate_buckets (migration 0011), so that every
+ * server on the database counts a token's requests in the same bucket: with
+ * a bucket in each process, two servers behind one proxy would grant twice
+ * the rate. One statement per request reads, refills, takes and writes the
+ * bucket under the row's lock, so concurrent requests of one token, on one
+ * server or several, are counted one after the other. The time is
+ * PostgreSQL's clock, the same for every server.
  */
-#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "conf.h"
 #include "ratelimit.h"
-#include "util.h"
 
-#define SLOTS	4096
-#define PROBES	8
+/*
+ * The bucket's level refilled up to now: $2 (the rate) per minute since it
+ * was last computed, at most $2. "excluded.at" is the time of this request,
+ * read once. Requests of one token racing on two connections may take the
+ * row's lock in the other order than their clocks were read: the elapsed
+ * time is then negative, and counts as none.
+ */
+#define REFILLED \
+	"least($2::float8, b.level + $2::float8 / 60 * " \
+	"greatest(0, extract(epoch FROM excluded.at - b.at)::float8))"
 
-struct bucket {
-	int64_t	token_id;	/* 0: free */
-	double	level;		/* requests left */
-	int64_t	at;		/* µs of the last update */
-};
-
-static struct bucket	buckets[SLOTS];
-static pthread_mutex_t	lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * A new bucket starts full, less this request; an existing one is refilled
+ * and gives one request if it holds one. The wait is the time the refill
+ * takes to bring it to one request, in whole seconds rounded up (at least
+ * 1). A refusal takes nothing: the script that keeps knocking waits no
+ * longer than one that sleeps.
+ */
+static const char TAKE[] =
+    "INSERT INTO api_rate_buckets AS b (token_id, level, at, granted) "
+    "VALUES ($1::bigint, $2::float8 - 1, clock_timestamp(), true) "
+    "ON CONFLICT (token_id) DO UPDATE SET "
+    "level = " REFILLED " - CASE WHEN " REFILLED " >= 1 THEN 1 ELSE 0 END, "
+    "at = greatest(b.at, excluded.at), "
+    "granted = " REFILLED " >= 1 "
+    "RETURNING granted, CASE WHEN granted THEN 0 "
+    "ELSE floor((1 - level) * 60 / $2::float8)::int + 1 END";
 
 int
-ratelimit_take(int64_t token_id)
+ratelimit_take(struct db_err *e, int64_t token_id)
 {
-	struct bucket	*b = NULL, *s;
-	double		 cap = (double)conf.api_rate_limit;
-	double		 per_us = cap / 60e6;
-	int64_t		 now = now_us(), full_us = 60000000;
-	size_t		 h, i;
-	int		 wait = 0;
+	char		 id[24], rate[24];
+	const char	*v[2] = { id, rate };
+	PGresult	*res;
+	int		 wait;
 
 	if (conf.api_rate_limit <= 0)
 		return 0;
-	h = (size_t)((uint64_t)token_id * 0x9e3779b97f4a7c15ULL >> 52) % SLOTS;
-	pthread_mutex_lock(&lock);
-	for (i = 0; i < PROBES; i++) {
-		s = &buckets[(h + i) % SLOTS];
-		if (s->token_id == token_id) {
-			b = s;
-			break;
-		}
-		if (b == NULL && (s->token_id == 0 || now - s->at > full_us))
-			b = s;
-	}
-	if (b == NULL) {
-		pthread_mutex_unlock(&lock);
-		log_warn("rate limit: no bucket free for token %lld",
-		    (long long)token_id);
-		return 0;
-	}
-	if (b->token_id != token_id) {
-		b->token_id = token_id;
-		b->level = cap;
-		b->at = now;
-	}
-	b->level += (double)(now - b->at) * per_us;
-	if (b->level > cap)
-		b->level = cap;
-	b->at = now;
-	if (b->level >= 1.0)
-		b->level -= 1.0;
-	else
-		wait = (int)((1.0 - b->level) / per_us / 1e6) + 1;
-	pthread_mutex_unlock(&lock);
+	snprintf(id, sizeof(id), "%lld", (long long)token_id);
+	snprintf(rate, sizeof(rate), "%lld", conf.api_rate_limit);
+	/*
+	 * Prepared: it runs on every token request. Idempotent enough: run
+	 * again only when the connection was lost, it may at worst count the
+	 * request twice.
+	 */
+	if ((res = db_query(e, DB_IDEMPOTENT | DB_PREPARED, TAKE, 2, v)) == NULL)
+		return -1;
+	wait = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f' ?
+	    atoi(PQgetvalue(res, 0, 1)) : 0;
+	PQclear(res);
 	return wait;
 }
