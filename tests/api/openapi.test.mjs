@@ -4,10 +4,11 @@
 // document holds together (references resolve, path templates match their
 // parameters, operation ids are unique). Then the partner-facing
 // behaviours it promises: Bearer tokens, per-token rate limits (429 with
-// Retry-After), the one error shape.
+// Retry-After, one count for every server on the database), the one error
+// shape.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, runGuichet, assertErrorBody, sleep } from './harness.mjs';
+import { startServer, runGuichet, assertErrorBody, psql, sleep } from './harness.mjs';
 import { Client, TokenClient, FAST_ARGON2, addOrg, addUser } from './accounts.mjs';
 
 const RATE = 5;	// requests per minute per token in this suite
@@ -207,5 +208,59 @@ describe('tokens and rate limits', () => {
       assert.equal(r.status, 401);
       assert.match(r.headers.get('www-authenticate'), /^Bearer/);
     }
+  });
+
+  /** A new token of the partner: {id, token}, its bucket still full. */
+  async function newToken(name) {
+    const r = await C.user.req('POST', '/api/v1/account/tokens', { name, scopes: ['read'] });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  }
+  const bucketRows = (id) => Number(psql(srv.db, `SELECT count(*) FROM api_rate_buckets WHERE token_id = ${Number(id)}`));
+
+  test('two servers on one database count a token\'s requests in one bucket', async () => {
+    const { id, token: tok } = await newToken('deux serveurs');
+    // A second process on the same database, as behind a load balancer.
+    const second = await startServer({ db: srv.db, migrate: false, env: { ...FAST_ARGON2, GUICHET_API_RATE_LIMIT: RATE } });
+    try {
+      const on = [new TokenClient(srv.base, tok), new TokenClient(second.base, tok)];
+      // RATE requests in all, in turn on each: each server lets fewer than
+      // RATE through, so a bucket per process would never refuse any.
+      for (let i = 0; i < RATE; i++) {
+        const r = await on[i % 2].req('GET', '/api/v1/session');
+        assert.equal(r.status, 200, `request ${i + 1}, server ${i % 2 + 1}: ${r.text}`);
+      }
+      for (const t of on) {
+        const r = await t.req('GET', '/api/v1/session');
+        assert.equal(r.status, 429, `server ${on.indexOf(t) + 1}: ${r.text}`);
+        assertErrorBody(r.text, 'rate_limited');
+        const wait = Number(r.headers.get('retry-after'));
+        assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 60 / RATE + 1, `Retry-After ${wait}`);
+      }
+      assert.equal(bucketRows(id), 1);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test('deleting a token deletes its bucket', async () => {
+    const { id, token: tok } = await newToken('éphémère');
+    assert.equal((await new TokenClient(srv.base, tok).req('GET', '/api/v1/session')).status, 200);
+    assert.equal(bucketRows(id), 1);
+    psql(srv.db, `DELETE FROM api_tokens WHERE id = ${Number(id)}`);
+    assert.equal(bucketRows(id), 0);
+  });
+
+  test('a token request whose bucket cannot be read is refused, not let through', async () => {
+    const { token: tok } = await newToken('sans seau');
+    psql(srv.db, 'ALTER TABLE api_rate_buckets RENAME TO api_rate_buckets_away');
+    try {
+      const r = await new TokenClient(srv.base, tok).req('GET', '/api/v1/session');
+      assert.equal(r.status, 500, r.text);
+      assertErrorBody(r.text, 'internal_error');
+    } finally {
+      psql(srv.db, 'ALTER TABLE api_rate_buckets_away RENAME TO api_rate_buckets');
+    }
+    assert.equal((await new TokenClient(srv.base, tok).req('GET', '/api/v1/session')).status, 200);
   });
 });
