@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "csp.h"
 #include "db.h"
+#include "forwarded.h"
 #include "html.h"
 #include "http.h"
 #include "idem.h"
@@ -316,22 +317,6 @@ log_text(struct buf *b, const char *s, int token)
 	}
 }
 
-/* Is the canonical address a one of conf.trusted_proxies? */
-static int
-trusted_proxy(const char *a)
-{
-	const char	*p = conf.trusted_proxies;
-	size_t		 n = strlen(a);
-
-	while ((p = strstr(p, a)) != NULL) {
-		if ((p == conf.trusted_proxies || p[-1] == ' ') &&
-		    (p[n] == '\0' || p[n] == ' '))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 static enum MHD_Result
 last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
@@ -343,53 +328,29 @@ last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 /*
- * The client's address. Behind a trusted reverse proxy it is the right-most
- * X-Forwarded-For hop that is not itself a trusted proxy: what a client
- * writes in that header to the left of its own address is never believed.
+ * The client's address: the peer's, or behind a trusted reverse proxy the
+ * one it forwards (forwarded.h).
  */
 static void
 client_addr(struct MHD_Connection *conn, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci;
-	const char	*xff = NULL, *end, *start;
-	unsigned char	 bin[16];
-	char		 hop[64];
-	size_t		 n;
-	int		 af;
+	const char	*xff = NULL;
+	char		 peer[INET6_ADDRSTRLEN] = "-";
 
-	snprintf(out, outlen, "-");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	if (ci->client_addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)
-		    ci->client_addr)->sin_addr, out, outlen);
-	else if (ci->client_addr->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-		    ci->client_addr)->sin6_addr, out, outlen);
-	if (conf.trusted_proxies[0] == '\0' || !trusted_proxy(out))
-		return;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff, &xff);
-	for (end = xff ? xff + strlen(xff) : NULL; end != NULL && end > xff;
-	    end = start > xff ? start - 1 : xff) {
-		for (start = end; start > xff && start[-1] != ','; start--)
-			;
-		while (start < end && *start == ' ')
-			start++;
-		n = end - start;
-		while (n > 0 && start[n - 1] == ' ')
-			n--;
-		if (n == 0 || n >= sizeof(hop))
-			return;
-		memcpy(hop, start, n);
-		hop[n] = '\0';
-		af = strchr(hop, ':') ? AF_INET6 : AF_INET;
-		if (inet_pton(af, hop, bin) != 1)
-			return;		/* garbage: keep the proxy's address */
-		inet_ntop(af, bin, out, outlen);
-		if (!trusted_proxy(out))
-			return;
+	if (ci != NULL && ci->client_addr != NULL) {
+		if (ci->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)
+			    ci->client_addr)->sin_addr, peer, sizeof(peer));
+		else if (ci->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+			    ci->client_addr)->sin6_addr, peer, sizeof(peer));
 	}
+	if (conf.trusted_proxies[0] != '\0' && strcmp(peer, "-") != 0)
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff,
+		    &xff);
+	fwd_client(conf.trusted_proxies, peer, xff, out, outlen);
 }
 
 static void

@@ -612,6 +612,13 @@ describe('hardening', () => {
         { headers: { 'X-Forwarded-For': '192.0.2.66, 203.0.113.7' } });
       assert.equal(r.status, 200);
       assert.equal(sql(`SELECT host(client_addr) FROM account_events WHERE user_id = ${u.id} AND kind = 'login'`), '203.0.113.7');
+      // Through a second trusted proxy, written as nginx writes the header
+      // (", " between hops): that hop is passed over.
+      const r2 = await c.req('POST', '/api/v1/session', { email: u.email, password: u.password },
+        { headers: { 'X-Forwarded-For': '192.0.2.67, 203.0.113.77, 127.0.0.1' } });
+      assert.equal(r2.status, 200);
+      assert.equal(sql(`SELECT host(client_addr) FROM account_events WHERE user_id = ${u.id} AND kind = 'login'
+        ORDER BY id DESC LIMIT 1`), '203.0.113.77');
       // 20 failures from one forwarded address do not block another one.
       for (let i = 0; i < 21; i++) {
         await c.req('POST', '/api/v1/session', { email: `x${i}@ailleurs.test`, password: 'wrong-password-1' },
