@@ -10,7 +10,7 @@ import {
 
 /** Restarts the shared PostgreSQL cluster (fast mode) and waits for it. */
 function restartCluster() {
-  const r = spawnSync('make', ['-s', 'db-restart'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('make', ['-s', 'db-restart', `DB_PORT=${process.env.PGPORT}`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, `make db-restart failed:\n${r.stdout}\n${r.stderr}`);
 }
 

@@ -182,7 +182,7 @@ describe('PostgreSQL restarted under load', () => {
     })();
     try {
       await sleep(400 * SLOW);
-      const restart = spawn('make', ['-s', 'db-restart'], { cwd: ROOT, stdio: 'ignore' });
+      const restart = spawn('make', ['-s', 'db-restart', `DB_PORT=${process.env.PGPORT}`], { cwd: ROOT, stdio: 'ignore' });
       const code = await new Promise((resolve) => restart.on('close', resolve));
       assert.equal(code, 0, 'make db-restart failed');
       // Load goes on until writes succeed again.
