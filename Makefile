@@ -12,11 +12,11 @@ SHELL := /bin/bash
 DEB_BUILD := gcc make pkg-config libmicrohttpd-dev libjansson-dev \
              libsodium-dev libgeos-dev libpq-dev libgdal-dev libseccomp-dev \
              postgresql-15 postgresql-15-postgis-3
-DEB_TEST  := libcmocka-dev chromium clang libclang-rt-14-dev gdal-bin
+DEB_TEST  := libcmocka-dev chromium clang libclang-rt-14-dev gdal-bin nginx-light
 # Commands that may come from elsewhere than Debian (a NodeSource nodejs
 # bundles npm): installed from Debian only when missing.
 CMD_PKGS  := node:nodejs npm:npm
-DEB_BENCH := wrk nginx-light curl
+DEB_BENCH := wrk curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # --- Build -----------------------------------------------------------------
@@ -85,7 +85,7 @@ AS_PG :=
 endif
 DB_ENV := PGHOST=$(DB_SOCK) PGPORT=$(DB_PORT) PGUSER=$(DB_USER) PGDATABASE=$(DB_NAME)
 
-.PHONY: all deps build run test unit api api-asan browser asan migrate check-config refdata fuzz \
+.PHONY: all deps build run test unit api api-asan api-nodes browser asan migrate check-config refdata fuzz \
         npm-deps \
         db-start db-stop db-restart stop clean-db psql clean bench security
 
@@ -217,11 +217,23 @@ test: build asan migrate npm-deps refdata
 unit: $(UNIT_BIN) db-start
 	@rc=0; for t in $(UNIT_BIN); do $(DB_ENV) $$t || rc=1; done; exit $$rc
 
-TEST_ENV = $(DB_ENV) TEST_ROOT=$(CURDIR) TEST_REFDATA="$(strip $(REFDATA))"
+TEST_ENV = $(DB_ENV) TEST_ROOT=$(CURDIR) TEST_REFDATA="$(strip $(REFDATA))" TEST_PG_BIN=$(PG_BIN)
 API_FILES ?= tests/api/*.test.mjs
 
 api: $(BIN)
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(API_FILES)
+
+# The API suite on two nodes: every server a test starts is two guichet
+# processes on one database behind nginx, which sends requests to them in
+# turn (tests/api/harness.mjs, TEST_NODES=2). NODE_FILES leaves out the
+# files that test one process itself (see README, Two nodes).
+NODE_FILES ?= $(filter-out $(addprefix tests/api/,$(NODE_LOCAL)),$(wildcard tests/api/*.test.mjs))
+NODE_LOCAL := http.test.mjs hostile.test.mjs hostile-bodies.test.mjs shutdown.test.mjs \
+              sandbox.test.mjs config.test.mjs migrate.test.mjs
+
+api-nodes: $(BIN)
+	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) TEST_NODES=2 \
+	  node --test --test-concurrency=1 $(NODE_FILES)
 
 api-asan: $(ASAN_BIN)
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(ASAN_BIN) TEST_SANITIZED=1 \

@@ -60,9 +60,12 @@ function agent(c, log, stop, who = 0) {
           geometry: { type: 'Point', coordinates: p }, submit: true, confirm_warnings: true,
         });
         entry.status = r.status;
-        entry.outcome = r.status === 201 ? 'ack' : 'refused';
         entry.id = r.json?.id;
         entry.code = r.json?.error?.code;
+        // guichet never answers 502: that is nginx (make api-nodes) saying
+        // the node's answer was lost, as good as a cut connection.
+        entry.outcome = r.status === 201 ? 'ack' : r.status === 502 && !entry.code ? 'unknown' : 'refused';
+        if (entry.outcome === 'unknown') await sleep(20);
       } catch {
         entry.outcome = 'unknown';	// the connection broke: no answer
         await sleep(20);

@@ -208,47 +208,25 @@ export async function waitFor(fn, { timeoutMs = 10_000 * SLOW, intervalMs = 50, 
   }
 }
 
-/**
- * Starts `guichet serve` (cwd TEST_ROOT) on a free port.
- *   env      extra environment for the server (GUICHET_* config keys...)
- *   migrate  run `guichet migrate` on the database first
- *   db       true: a fresh database, dropped by stop(); a string: that
- *            existing database; false: none (pass GUICHET_DATABASE in env)
- * Resolves once /healthz answers (whatever the status); rejects with the
- * server's stderr when it exits first.
- */
 /** The reference data make passes (the shared outlines, the COG list). */
 export const REFDATA = (process.env.TEST_REFDATA ?? '').split(' ').filter(Boolean);
 
-export async function startServer({ env = {}, migrate: doMigrate = true, db = true, refdata = false } = {}) {
-  let dbName = null;
-  let ownDb = false;
-  if (db === true) {
-    dbName = createDatabase();
-    ownDb = true;
-  } else if (typeof db === 'string') {
-    dbName = db;
-  }
-  const dbEnv = dbName ? { PGDATABASE: dbName } : {};
-  try {
-    if (doMigrate && dbName) migrate({ ...dbEnv, ...env });
-    if (refdata && dbName) {
-      const r = runGuichet(['load-refdata', ...REFDATA], dbEnv);
-      assert.equal(r.status, 0, `guichet load-refdata failed:\n${r.stderr}`);
-    }
-  } catch (e) {
-    if (ownDb) dropDatabase(dbName);
-    throw e;
-  }
+/**
+ * How many guichet processes startServer puts behind one address: 1, or 2
+ * for `make api-nodes` (TEST_NODES=2), where two nodes on one database sit
+ * behind nginx, as in production with two nodes.
+ */
+export const NODES = Number(process.env.TEST_NODES || 1);
 
-  const port = await freePort();
-  const child = spawn(BIN, ['serve'], {
-    cwd: ROOT,
-    // No tile server here: the maps show our own outlines only.
-    env: guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: port, GUICHET_MAP_TILES_URL: '',
-      GUICHET_PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Where nginx is (Debian's nginx-light). */
+export const NGINX = process.env.TEST_NGINX || '/usr/sbin/nginx';
+
+/*
+ * Spawns one `guichet serve` on port with env (already complete) and waits
+ * for /healthz to answer. Returns the node: its port, pid, output, exit.
+ */
+async function launchNode(port, env) {
+  const child = spawn(BIN, ['serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
@@ -256,16 +234,22 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
   const exited = new Promise((resolve) => {
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
-  let exit = null;
-  exited.then((x) => { exit = x; });
-
-  const base = `http://127.0.0.1:${port}`;
-  const cleanupDb = () => { if (ownDb) { try { dropDatabase(dbName); } catch { /* best effort */ } } };
+  const node = {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    child,
+    exited,
+    exit: null,
+    stderr: () => stderr,
+    stdout: () => stdout,
+  };
+  exited.then((x) => { node.exit = x; });
   try {
     await waitFor(async () => {
-      if (exit) return true;
+      if (node.exit) return true;
       try {
-        const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000 * SLOW) });
+        const res = await fetch(`${node.base}/healthz`, { signal: AbortSignal.timeout(2000 * SLOW) });
         await res.arrayBuffer();
         return true;
       } catch {
@@ -275,31 +259,209 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
   } catch (e) {
     child.kill('SIGKILL');
     await exited;
-    cleanupDb();
     throw new Error(`${e.message}\nstderr:\n${stderr}`);
   }
-  if (exit) {
+  if (node.exit) {
+    throw new Error(`guichet serve exited (${node.exit.code ?? node.exit.signal}) before answering:\n${stderr}`);
+  }
+  return node;
+}
+
+/*
+ * Stops a node with signal, waiting timeoutMs before SIGKILL. Returns
+ * {code, signal, stderr, killed}; the caller judges it.
+ */
+async function stopNode(node, signal, timeoutMs) {
+  let killed = false;
+  if (node.exit === null) {
+    node.child.kill(signal);
+    const timer = setTimeout(() => { killed = true; node.child.kill('SIGKILL'); }, timeoutMs);
+    await node.exited;
+    clearTimeout(timer);
+  }
+  if (process.env.TEST_LOG_DIR) {
+    // Debugging aid: keep every server's log.
+    fs.writeFileSync(path.join(process.env.TEST_LOG_DIR, `serve-${node.port}.log`), node.stderr());
+  }
+  return { ...node.exit, stderr: node.stderr(), killed };
+}
+
+/*
+ * nginx on 127.0.0.1:port in front of the nodes' ports, round robin, with
+ * the proxy settings of conf/nginx-guichet.conf: bodies streamed both ways
+ * (guichet applies its own limits and answers its own 413), the client's
+ * address passed in X-Forwarded-For, keep-alive to the nodes, and a POST
+ * never retried on the other node (nginx's default since 1.9.13).
+ */
+async function startNginx(port, nodePorts) {
+  const dir = makeTemp('guichet-nginx-');
+  fs.chmodSync(dir, 0o755);
+  const conf = `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream guichet {
+${nodePorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://guichet;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+    }
+  }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn(NGINX, ['-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => { child.on('close', (code, signal) => resolve({ code, signal })); });
+  let exit = null;
+  exited.then((x) => { exit = x; });
+  const errorLog = () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } };
+  // nginx must not outlive the test process, whatever happens to the test.
+  const reap = () => child.kill('SIGKILL');
+  process.on('exit', reap);
+  exited.then(() => process.removeListener('exit', reap));
+  try {
+    await waitFor(async () => {
+      if (exit) return true;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 10_000, what: `nginx on port ${port}` });
+    if (exit) throw new Error(`nginx exited (${exit.code ?? exit.signal})`);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await exited;
+    rmTemp(dir);
+    throw new Error(`${e.message}\n${stderr}${errorLog()}`);
+  }
+  return {
+    port,
+    errorLog,
+    async stop() {
+      if (exit === null) {
+        child.kill('SIGQUIT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmTemp(dir);
+    },
+  };
+}
+
+/**
+ * Starts `guichet serve` (cwd TEST_ROOT) on a free port.
+ *   env      extra environment for the server (GUICHET_* config keys...)
+ *   migrate  run `guichet migrate` on the database first
+ *   db       true: a fresh database, dropped by stop(); a string: that
+ *            existing database; false: none (pass GUICHET_DATABASE in env)
+ *   nodes    how many processes (NODES by default): with more than one,
+ *            they share the database and nginx answers on `port`, sending
+ *            requests to them in turn; `nodes` lists them
+ * Resolves once /healthz answers (whatever the status); rejects with the
+ * server's stderr when it exits first.
+ */
+export async function startServer({ env = {}, migrate: doMigrate = true, db = true, refdata = false,
+  nodes: count = NODES } = {}) {
+  let dbName = null;
+  let ownDb = false;
+  if (db === true) {
+    dbName = createDatabase();
+    ownDb = true;
+  } else if (typeof db === 'string') {
+    dbName = db;
+  }
+  const dbEnv = dbName ? { PGDATABASE: dbName } : {};
+  const cleanupDb = () => { if (ownDb) { try { dropDatabase(dbName); } catch { /* best effort */ } } };
+  try {
+    if (doMigrate && dbName) migrate({ ...dbEnv, ...env });
+    if (refdata && dbName) {
+      const r = runGuichet(['load-refdata', ...REFDATA], dbEnv);
+      assert.equal(r.status, 0, `guichet load-refdata failed:\n${r.stderr}`);
+    }
+  } catch (e) {
     cleanupDb();
-    throw new Error(`guichet serve exited (${exit.code ?? exit.signal}) before answering:\n${stderr}`);
+    throw e;
   }
 
+  const port = await freePort();
+  const nodes = [];
+  let proxy = null;
+  try {
+    const nodePorts = [port];
+    if (count > 1) {
+      // nginx keeps `port`; each node gets one of its own, all distinct.
+      nodePorts.length = 0;
+      while (nodePorts.length < count) {
+        const p = await freePort();
+        if (p !== port && !nodePorts.includes(p)) nodePorts.push(p);
+      }
+    }
+    // No tile server here: the maps show our own outlines only. Behind
+    // nginx, the address a client sees is nginx's, and guichet trusts its
+    // X-Forwarded-For.
+    const nodeEnv = (p) => guichetEnv({ ...dbEnv, GUICHET_LISTEN_PORT: p, GUICHET_MAP_TILES_URL: '',
+      GUICHET_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...(count > 1 ? { GUICHET_TRUSTED_PROXIES: '127.0.0.1' } : {}), ...env });
+    for (const p of nodePorts) nodes.push(await launchNode(p, nodeEnv(p)));
+    if (count > 1) {
+      proxy = await startNginx(port, nodePorts);
+      // Once every node is gone (killed by a test, say), so is nginx.
+      Promise.all(nodes.map((n) => n.exited)).then(() => proxy.stop());
+    }
+  } catch (e) {
+    for (const n of nodes) { n.child.kill('SIGKILL'); await n.exited; }
+    cleanupDb();
+    throw e;
+  }
+
+  const stderr = () => nodes.map((n) => n.stderr()).join('');
   let stopped = null;
   const server = {
-    base,
+    base: `http://127.0.0.1:${port}`,
     port,
     db: dbName,
-    pid: child.pid,
-    child,
-    stderr: () => stderr,
-    stdout: () => stdout,
-    /** Is the process still running? */
-    alive: () => exit === null,
-    /** Resolves {code, signal} when the process exits. */
-    exited,
-    /** Sends a signal without waiting. */
-    kill: (signal) => child.kill(signal),
-    /** Waits until stderr matches re; returns the match. */
-    waitForLog: (re, opts = {}) => waitFor(() => stderr.match(re), { what: `log ${re}`, ...opts }),
+    pid: nodes[0].pid,
+    child: nodes[0].child,
+    nodes,
+    proxy,
+    stderr,
+    stdout: () => nodes.map((n) => n.stdout()).join(''),
+    /** Is every process still running? */
+    alive: () => nodes.every((n) => n.exit === null),
+    /** Resolves {code, signal} when the (first) process exits. */
+    exited: nodes[0].exited,
+    /** Sends a signal to every process without waiting. */
+    kill: (signal) => { for (const n of nodes) n.child.kill(signal); },
+    /** Waits until stderr (of any process) matches re; returns the match. */
+    waitForLog: (re, opts = {}) => waitFor(() => stderr().match(re), { what: `log ${re}`, ...opts }),
     /**
      * Stops the server with signal (SIGTERM), waits for it (15 s, then
      * SIGKILL and a failure) and checks that it exited 0 with no sanitizer
@@ -307,25 +469,17 @@ export async function startServer({ env = {}, migrate: doMigrate = true, db = tr
      */
     async stop({ signal = 'SIGTERM', timeoutMs = 15_000 } = {}) {
       if (stopped) return stopped;
-      let killed = false;
-      if (exit === null) {
-        child.kill(signal);
-        const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, timeoutMs);
-        await exited;
-        clearTimeout(timer);
-      }
-      const result = { ...exit, stderr };
-      stopped = result;
-      if (process.env.TEST_LOG_DIR) {
-        // Debugging aid: keep every server's log.
-        fs.writeFileSync(path.join(process.env.TEST_LOG_DIR, `serve-${port}.log`), stderr);
-      }
+      if (proxy) await proxy.stop();
+      const results = await Promise.all(nodes.map((n) => stopNode(n, signal, timeoutMs)));
+      stopped = { ...results[0], stderr: stderr() };
       cleanupDb();
-      assert.ok(!killed, `guichet serve did not stop within ${timeoutMs} ms of ${signal}:\n${stderr}`);
-      assertNoSanitizerReport(stderr, 'guichet serve');
-      assert.equal(result.signal, null, `guichet serve died of ${result.signal}:\n${stderr}`);
-      assert.equal(result.code, 0, `guichet serve exited ${result.code}:\n${stderr}`);
-      return result;
+      for (const r of results) {
+        assert.ok(!r.killed, `guichet serve did not stop within ${timeoutMs} ms of ${signal}:\n${r.stderr}`);
+        assertNoSanitizerReport(r.stderr, 'guichet serve');
+        assert.equal(r.signal, null, `guichet serve died of ${r.signal}:\n${r.stderr}`);
+        assert.equal(r.code, 0, `guichet serve exited ${r.code}:\n${r.stderr}`);
+      }
+      return stopped;
     },
   };
   return server;
