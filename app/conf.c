@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{ "migrations_dir",	  C_STR,  O(migrations_dir),	"migrations", 0, 0, NULL },
 	{ "forms_dir",		  C_STR,  O(forms_dir),		"forms", 0, 0, NULL },
 	{ "database",		  C_STR,  O(database),		"", 0, 0, NULL },
+	{ "read_only",		  C_BOOL, O(read_only),		"no", 0, 0, NULL },
 	{ "db_connect_timeout",	  C_INT,  O(db_connect_timeout),	"5", 1, 60, NULL },
 	{ "db_statement_timeout", C_INT,  O(db_statement_timeout),	"30000", 0, 3600000, NULL },
 	{ "access_log",		  C_BOOL, O(access_log),	"yes", 0, 0, NULL },

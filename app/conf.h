@@ -24,6 +24,7 @@ struct conf {
 	char	*migrations_dir;
 	char	*forms_dir;
 	char	*database;
+	int	 read_only;	/* the database is a hot standby (README) */
 	long long db_connect_timeout;
 	long long db_statement_timeout;
 	int	 access_log;

@@ -503,7 +503,21 @@ decide_early(struct req *r)
 		struct db_err		e;
 		int			wait;
 
-		if (!(r->route->flags & R_NOAUTH) && auth_identify(r) != 0)
+		/*
+		 * A read_only node's database is a hot standby: what is not
+		 * a public read would fail on its first write, so it is
+		 * refused whole, and credentials are not even looked at
+		 * (looking one up records when it was last seen).
+		 */
+		if (conf.read_only && !(r->route->flags & R_STANDBY)) {
+			http_reply_error(r, 503, "read_only_node", "Ce serveur "
+			    "ne sert que la consultation des données publiées : "
+			    "adressez cette requête au serveur principal.",
+			    NULL);
+			return 1;
+		}
+		if (!(r->route->flags & R_NOAUTH) && !conf.read_only &&
+		    auth_identify(r) != 0)
 			return 1;
 		d = authz_route(r->who, r->route->action);
 		if (d.status != 0) {

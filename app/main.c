@@ -135,6 +135,28 @@ stored_hash_limits(PGconn *c)
 }
 
 /*
+ * A hot standby refuses every write, so a node on one that took jobs,
+ * sessions or submissions would fail them one by one at run time; better
+ * to refuse to start, naming the key that makes such a node legitimate.
+ */
+static void
+refuse_standby(PGconn *c)
+{
+	struct db_err	 e;
+	PGresult	*res;
+	int		 standby;
+
+	if (conf.read_only)
+		return;
+	res = db_exec(c, &e, "SELECT pg_is_in_recovery()", 0, NULL);
+	standby = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (standby)
+		fatal("the database is a hot standby (read-only): a node on it "
+		    "needs read_only = yes, and serves the open-data reads only");
+}
+
+/*
  * The server refuses to run on a schema older than its migrations folder.
  * An unreachable database is not fatal: the server starts, answers 503 and
  * picks the database up when it comes back.
@@ -179,6 +201,7 @@ cmd_serve(int argc, char **argv)
 		if (mr.pending > 0)
 			fatal("the database schema is behind: %d migration(s) "
 			    "pending; run `guichet migrate`", mr.pending);
+		refuse_standby(c);
 		stored_hash_limits(c);
 		if ((n = commune_index_load(c)) < 0)
 			fatal("cannot load the commune outlines: %s",
@@ -192,10 +215,15 @@ cmd_serve(int argc, char **argv)
 	else
 		log_warn("seccomp = no: the server runs without its allow-list "
 		    "of system calls");
-	mailer_start();
-	notify_start();
-	export_start();
-	import_start();
+	if (conf.read_only)
+		log_info("read-only node: open-data reads only, no background "
+		    "job");
+	else {
+		mailer_start();
+		notify_start();
+		export_start();
+		import_start();
+	}
 	rc = http_serve(lfd);
 	import_stop();
 	export_stop();

@@ -168,6 +168,15 @@ route_check_table(const struct route *table, size_t n, char *err,
 			    "a user", table[i].method, table[i].pattern);
 			return -1;
 		}
+		/* A standby serves anonymous reads, and nothing else. */
+		if ((table[i].flags & R_STANDBY) &&
+		    (strcmp(table[i].method, "GET") != 0 ||
+		    table[i].action != ACT_PUBLIC)) {
+			snprintf(err, errlen, "route %s %s: a standby serves "
+			    "public GETs only", table[i].method,
+			    table[i].pattern);
+			return -1;
+		}
 		if (table[i].body_max > 0 && table[i].body_type == NULL) {
 			snprintf(err, errlen, "route %s %s: a body limit without "
 			    "a body type", table[i].method, table[i].pattern);

@@ -68,6 +68,9 @@ struct param_val {
 #define R_IDEMPOTENT	0x10	/* creates: takes an Idempotency-Key (idem.h),
 				 * its successes are stored to be replayed (so
 				 * never where an answer holds a secret) */
+#define R_STANDBY	0x20	/* a public read that a read_only node, on a hot
+				 * standby, may serve: writes nothing, reads no
+				 * credentials (conf read_only) */
 
 struct route {
 	const char		*method;

@@ -340,12 +340,13 @@ static const struct param_spec p_import_rows[] = {
 #define GEOMETRY_BODY	4194304		/* a polygon of 100,000 vertices */
 
 #define JSONB(n)	n, BODY_JSON
-/* Open data: credentials are not looked at, any origin may read. */
-#define OPEN		(R_NOAUTH | R_CORS)
+/* Open data: credentials are not looked at, any origin may read, and a
+ * read-only node on a hot standby may serve it. */
+#define OPEN		(R_NOAUTH | R_CORS | R_STANDBY)
 #define NOBODY		0, NULL
 
 const struct route route_table[] = {
-	{ "GET",    "/healthz", health_get, ACT_PUBLIC, NULL, NOBODY, 0,
+	{ "GET",    "/healthz", health_get, ACT_PUBLIC, NULL, NOBODY, R_STANDBY,
 	    "État du serveur et de sa base" },
 	{ "GET",    "/ogc", ogc_landing, ACT_PUBLIC, p_ogc, NOBODY, OPEN,
 	    "OGC API Features : page d'accueil" },
@@ -368,7 +369,8 @@ const struct route route_table[] = {
 	{ "GET",    "/ogc/collections/{collectionId}/items/{featureId}",
 	    ogc_item, ACT_PUBLIC, p_ogc_item, NOBODY, OPEN,
 	    "OGC API Features : un objet validé" },
-	{ "GET",    "/widget", ogc_widget, ACT_PUBLIC, p_widget, NOBODY, R_NOAUTH,
+	{ "GET",    "/widget", ogc_widget, ACT_PUBLIC, p_widget, NOBODY,
+	    R_NOAUTH | R_STANDBY,
 	    "Carte intégrable des objets validés d'un thème sur un territoire" },
 	{ "POST",   "/csp-report", csp_report, ACT_PUBLIC, NULL, SMALL_BODY,
 	    "application/csp-report", R_NOAUTH,
@@ -449,14 +451,15 @@ const struct route route_table[] = {
 	/* What the UI reads of the configuration; reference outlines for maps. */
 	{ "GET",    "/api/v1/openapi.json", openapi_get, ACT_PUBLIC, NULL, NOBODY,
 	    0, "Cette description OpenAPI 3.0 de l'API" },
-	{ "GET",    "/api/v1/ui-config", csp_ui_config, ACT_PUBLIC, NULL, NOBODY, 0,
-	    "Réglages de l'interface (fond de carte)" },
-	{ "GET",    "/api/v1/ref/zones", zone_list, ACT_PUBLIC, p_zones, NOBODY, 0,
+	{ "GET",    "/api/v1/ui-config", csp_ui_config, ACT_PUBLIC, NULL, NOBODY,
+	    R_STANDBY, "Réglages de l'interface (fond de carte)" },
+	{ "GET",    "/api/v1/ref/zones", zone_list, ACT_PUBLIC, p_zones, NOBODY,
+	    R_STANDBY,
 	    "Contours de référence (région, départements, communes)" },
 
 	/* The guichets: their forms, and submissions. */
 	{ "GET",    "/api/v1/forms/{guichet}", sub_form, ACT_PUBLIC, p_guichet,
-	    NOBODY, 0,
+	    NOBODY, R_STANDBY,
 	    "Formulaire d'un guichet : le catalogue de règles" },
 	{ "GET",    "/api/v1/guichets/{guichet}/submissions", sub_list, ACT_READ,
 	    p_sub_list, NOBODY, 0,
