@@ -193,9 +193,11 @@ describe('traversal attempts (raw targets)', () => {
     '/a%1fb',
     '/a%7fb',
   ];
+  // Straight to a node (make api-nodes): these test guichet's own parser,
+  // which nginx would otherwise pre-empt with a 400 page of its own.
   for (const target of invalid) {
     test(`GET ${target} → 400 path_invalid`, async () => {
-      const r = await rawRequest(srv.port, target);
+      const r = await rawRequest(srv.nodes[0].port, target);
       assert.equal(r.response?.status, 400, r.text);
       assertErrorBody(r.response.text, 'path_invalid');
       assertNoLeak(r);
@@ -206,7 +208,7 @@ describe('traversal attempts (raw targets)', () => {
   // it as a malformed escape. Either 400 refuses it; never a file.
   for (const target of ['/index.html%00', '/index.html%00.css', '/%00', '/..%00/conf/guichet.conf']) {
     test(`GET ${target} → 400 (NUL byte refused)`, async () => {
-      const r = await rawRequest(srv.port, target);
+      const r = await rawRequest(srv.nodes[0].port, target);
       assert.equal(r.response?.status, 400, r.text);
       const code = JSON.parse(r.response.text).error.code;
       assert.ok(['path_invalid', 'url_malformed'].includes(code), code);
