@@ -228,8 +228,7 @@ api: $(BIN)
 # turn (tests/api/harness.mjs, TEST_NODES=2). NODE_FILES leaves out the
 # files that test one process itself (see README, Two nodes).
 NODE_FILES ?= $(filter-out $(addprefix tests/api/,$(NODE_LOCAL)),$(wildcard tests/api/*.test.mjs))
-NODE_LOCAL := http.test.mjs hostile.test.mjs hostile-bodies.test.mjs shutdown.test.mjs \
-              sandbox.test.mjs config.test.mjs migrate.test.mjs
+NODE_LOCAL := http.test.mjs hostile.test.mjs hostile-bodies.test.mjs shutdown.test.mjs
 
 api-nodes: $(BIN)
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/$(BIN) TEST_NODES=2 \
