@@ -222,6 +222,23 @@ export const NODES = Number(process.env.TEST_NODES || 1);
 export const NGINX = process.env.TEST_NGINX || '/usr/sbin/nginx';
 
 /*
+ * Waits until base/healthz answers (whatever the status), or exited()
+ * says the process is gone; throws after timeoutMs.
+ */
+function answering(base, exited, timeoutMs, what) {
+  return waitFor(async () => {
+    if (exited()) return true;
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000 * SLOW) });
+      await res.arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs, intervalMs: 50, what });
+}
+
+/*
  * Spawns one `guichet serve` on port with env (already complete) and waits
  * for /healthz to answer. Returns the node: its port, pid, output, exit.
  */
@@ -246,16 +263,7 @@ async function launchNode(port, env) {
   };
   exited.then((x) => { node.exit = x; });
   try {
-    await waitFor(async () => {
-      if (node.exit) return true;
-      try {
-        const res = await fetch(`${node.base}/healthz`, { signal: AbortSignal.timeout(2000 * SLOW) });
-        await res.arrayBuffer();
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 30_000 * SLOW, intervalMs: 50, what: `guichet serve on port ${port}` });
+    await answering(node.base, () => node.exit, 30_000 * SLOW, `guichet serve on port ${port}`);
   } catch (e) {
     child.kill('SIGKILL');
     await exited;
@@ -344,16 +352,7 @@ ${nodePorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
   process.on('exit', reap);
   exited.then(() => process.removeListener('exit', reap));
   try {
-    await waitFor(async () => {
-      if (exit) return true;
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 10_000, what: `nginx on port ${port}` });
+    await answering(`http://127.0.0.1:${port}`, () => exit, 10_000, `nginx on port ${port}`);
     if (exit) throw new Error(`nginx exited (${exit.code ?? exit.signal})`);
   } catch (e) {
     child.kill('SIGKILL');
