@@ -327,6 +327,9 @@ describe('concurrency', () => {
     assertErrorBody(r.text, 'idempotency_key_in_flight', 'Idempotency-Key');
     assert.equal(named(body), 0);
     await done;
+    // psql has exited; its backend may not have yet, nor released the lock.
+    await waitFor(() => psql(srv.db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") === '0',
+      { what: 'the lock released' });
     const later = await keyed(C.agent, 'POST', SUBS, body, key);
     assert.equal(later.status, 201, later.text);
     assert.equal(named(body), 1);
