@@ -35,8 +35,15 @@ struct dbthr {
 	int		 hold;		/* HOLD_*, see db_tx_hold() */
 };
 
-/* What db_tx does with the transaction it would commit (db_tx_hold). */
-enum { HOLD_OFF, HOLD_ARMED, HOLD_OPEN, HOLD_LOST };
+/*
+ * What db_tx does with the transaction it would commit (db_tx_hold); from
+ * OPEN on, one is (or was) held open. A held transaction is DOOMED when
+ * one of its statements met a serialization failure or a deadlock: it can
+ * only be rolled back, and its work run again from the start. LOST (the
+ * connection went, and the request's advisory lock with it) wins over
+ * DOOMED.
+ */
+enum { HOLD_OFF, HOLD_ARMED, HOLD_OPEN, HOLD_DOOMED, HOLD_LOST };
 
 static pthread_key_t	thr_key;
 static pthread_once_t	thr_once = PTHREAD_ONCE_INIT;
@@ -81,7 +88,7 @@ db_thread_close(void)
 	t->conn = NULL;
 	t->last_failure = 0;
 	t->nprepared = 0;
-	if (t->hold == HOLD_OPEN)
+	if (t->hold == HOLD_OPEN || t->hold == HOLD_DOOMED)
 		t->hold = HOLD_LOST;
 }
 
@@ -151,7 +158,7 @@ thread_conn(struct db_err *e)
 	if (t->conn != NULL) {
 		PQfinish(t->conn);
 		t->conn = NULL;
-		if (t->hold == HOLD_OPEN)
+		if (t->hold == HOLD_OPEN || t->hold == HOLD_DOOMED)
 			t->hold = HOLD_LOST;
 	}
 	t->nprepared = 0;
@@ -171,6 +178,24 @@ thread_conn(struct db_err *e)
 }
 
 /*
+ * A serialization failure or a deadlock on the thread's connection while
+ * it holds a transaction open dooms that transaction (HOLD_DOOMED), under
+ * a savepoint too: unheld, db_tx would have run the work again on a new
+ * snapshot, and held, only the whole request's work can be (a serializable
+ * transaction canceled as a pivot refuses to commit anyway, and a
+ * statement that met a concurrent update fails again on the same
+ * snapshot).
+ */
+static void
+doom_held(PGconn *c)
+{
+	struct dbthr	*t = thr_get();
+
+	if (t->hold == HOLD_OPEN && t->conn == c)
+		t->hold = HOLD_DOOMED;
+}
+
+/*
  * Sorts a failed result into an error class from its SQLSTATE, or from the
  * connection state when the server went away (no SQLSTATE then).
  */
@@ -186,9 +211,10 @@ classify(PGconn *c, const PGresult *res, struct db_err *e)
 	if (PQstatus(c) != CONNECTION_OK || st == NULL ||
 	    strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0)
 		e->rc = DB_UNAVAILABLE;
-	else if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+	else if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
 		e->rc = DB_RETRY;
-	else if (strcmp(st, "57014") == 0)
+		doom_held(c);
+	} else if (strcmp(st, "57014") == 0)
 		e->rc = DB_TIMEOUT;
 	else if (strncmp(st, "23", 2) == 0)
 		e->rc = DB_CONFLICT;
@@ -279,6 +305,10 @@ db_query(struct db_err *e, unsigned flags, const char *sql, int n,
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		memset(e, 0, sizeof(*e));
+		if (thr_get()->hold == HOLD_DOOMED) {
+			e->rc = DB_RETRY;	/* nothing more runs in it */
+			return NULL;
+		}
 		if ((c = thread_conn(e)) == NULL)
 			return NULL;
 		res = (flags & DB_PREPARED) ? exec_prepared(c, e, sql, n,
@@ -301,8 +331,9 @@ simple(PGconn *c, struct db_err *e, const char *sql)
 /*
  * A transaction inside the one held open (db_tx_hold): under a savepoint,
  * so that one that fails undoes only its own work, as its rollback would
- * have. Once the held transaction is lost with its connection, nothing
- * more runs: the request's answer is going to be replaced anyway.
+ * have. Once the held transaction is lost with its connection, or doomed,
+ * nothing more runs: the request's answer is going to be replaced anyway,
+ * or its work run again.
  */
 static int
 held_tx(struct dbthr *t, struct db_err *e, db_tx_fn fn, void *arg)
@@ -310,8 +341,8 @@ held_tx(struct dbthr *t, struct db_err *e, db_tx_fn fn, void *arg)
 	struct db_err	ignored;
 
 	memset(e, 0, sizeof(*e));
-	if (t->hold == HOLD_LOST) {
-		e->rc = DB_UNAVAILABLE;
+	if (t->hold == HOLD_LOST || t->hold == HOLD_DOOMED) {
+		e->rc = t->hold == HOLD_LOST ? DB_UNAVAILABLE : DB_RETRY;
 		return -1;
 	}
 	if (simple(t->conn, e, "SAVEPOINT held") != 0)
@@ -337,7 +368,7 @@ db_tx(struct db_err *e, db_tx_fn fn, void *arg)
 	PGconn		*c;
 	int		 attempt, began;
 
-	if (t->hold == HOLD_OPEN || t->hold == HOLD_LOST)
+	if (t->hold >= HOLD_OPEN)
 		return held_tx(t, e, fn, arg);
 	for (attempt = 0; attempt < 5; attempt++) {
 		memset(e, 0, sizeof(*e));
@@ -382,8 +413,10 @@ db_tx_hold(void)
  * Ends holding. A COMMIT is checked for what PostgreSQL did: in a
  * transaction that had failed, it answers ROLLBACK without an error, and
  * the caller must not believe its work was kept. A serialization failure
- * at COMMIT cannot be retried here (the work was done by code that has
- * returned): it is reported, DB_RETRY, for the client to try again.
+ * or a deadlock, at COMMIT, in fn or earlier (HOLD_DOOMED), cannot be
+ * retried here: the work was done by code that has returned. It is
+ * reported as DB_RETRY, whether commit was asked or not, for the caller
+ * to run that code again (idem_end does).
  */
 int
 db_tx_release(struct db_err *e, int commit, db_tx_fn fn, void *arg)
@@ -397,6 +430,11 @@ db_tx_release(struct db_err *e, int commit, db_tx_fn fn, void *arg)
 	memset(e, 0, sizeof(*e));
 	if (hold == HOLD_LOST) {
 		e->rc = DB_UNAVAILABLE;
+		return -1;
+	}
+	if (hold == HOLD_DOOMED) {
+		simple(t->conn, &ignored, "ROLLBACK");
+		e->rc = DB_RETRY;
 		return -1;
 	}
 	if (hold != HOLD_OPEN)

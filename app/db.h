@@ -74,7 +74,12 @@ int		 db_tx(struct db_err *e, db_tx_fn fn, void *arg);
  * holding: with commit, fn (or NULL) runs in the held transaction, or in
  * one of its own when none was opened, and everything commits at once;
  * without, the held transaction is rolled back. Returns 0, or -1 with e
- * (DB_UNAVAILABLE when the connection was lost while holding).
+ * (DB_UNAVAILABLE when the connection was lost while holding). DB_RETRY,
+ * with or without commit, says that the held transaction met a
+ * serialization failure or a deadlock (at its COMMIT, in fn, or in a
+ * statement of the holder, after which nothing more ran in it): it was
+ * rolled back, and the work that held it may be run again, as db_tx runs
+ * fn again.
  */
 void		 db_tx_hold(void);
 int		 db_tx_release(struct db_err *e, int commit, db_tx_fn fn,

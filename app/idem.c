@@ -14,7 +14,8 @@
  * answer is built inside that same transaction. idem_end then inserts the
  * answer in it and commits both at once, so that a creation that was
  * acknowledged always has its stored answer, and a crash before the COMMIT
- * leaves neither. The lock is released last.
+ * leaves neither. When PostgreSQL cannot serialize that transaction, the
+ * handler runs again (see idem_end). The lock is released last.
  *
  * Why an advisory lock rather than a row saying "in flight": a session
  * lock dies with its connection, so a server that crashes in the middle
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -54,6 +56,7 @@
 
 #define IDEM_TTL	"24 hours"
 #define PURGE_EVERY_US	(10 * 60 * 1000000LL)
+#define RUNS_MAX	5	/* of a handler whose transaction cannot commit */
 
 struct idem {
 	char		 key[IDEM_KEY_MAX + 1];
@@ -341,21 +344,71 @@ purge(void)
 	    "created_at <= now() - interval '" IDEM_TTL "'", 0, NULL));
 }
 
+/*
+ * The handler once more, its transaction having been rolled back: what it
+ * answered goes (the stored answer must be the one of the run that
+ * commits), and the database layer holds its new transaction. The
+ * arguments were parsed once and handlers only read them. After a short
+ * random pause, growing with the runs, as db_tx waits between attempts.
+ */
+static void
+run_again(struct req *r, int run)
+{
+	struct idem	*d = r->idem;
+
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	r->status = 0;
+	r->bytes = 0;
+	r->etag[0] = '\0';
+	buf_free(&d->body);
+	d->kept = 0;
+	usleep(1000 * (1 + randombytes_uniform(10)) * (useconds_t)run);
+	db_tx_hold();
+	r->route->handler(r);
+}
+
+/*
+ * Stores a success with what the handler wrote, or rolls it all back.
+ *
+ * Why the handler may run again here. Unkeyed, a handler's db_tx runs its
+ * SERIALIZABLE transaction again when PostgreSQL reports a serialization
+ * failure or a deadlock. Keyed, the transaction stays open after db_tx
+ * returns, for the answer to be built and stored in it, and the failure
+ * can come later: at a read for the answer, at the INSERT of the stored
+ * answer (a row under the key committed since the snapshot), or at the
+ * COMMIT, where SSI cancels one of two overlapping transactions that each
+ * read what the other wrote (asks for export batches did, until ask_tx
+ * made them wait in turn). Only the whole work can be retried, on a new
+ * snapshot: db_tx_release reports DB_RETRY, and the handler runs again, up
+ * to RUNS_MAX runs in all, the key's lock held all along (a session lock:
+ * a rollback keeps it). A lock taken before the snapshot removes one
+ * conflict of one route; this covers every route flagged R_IDEMPOTENT,
+ * as db_tx does unkeyed. A route that takes a file (R_UPLOAD) is not run
+ * again: its handler has moved the file by then.
+ */
 void
 idem_end(struct req *r)
 {
 	struct idem	*d = r->idem;
 	struct db_err	 e;
-	int		 ok;
+	int		 ok, rc, run;
 
 	if (d == NULL || !d->locked)
 		return;
-	ok = r->resp != NULL && r->status >= 200 && r->status < 300;
-	if (ok && !d->kept)
-		log_error("%s: a success not sent as JSON cannot be replayed",
-		    d->route);
-	if (db_tx_release(&e, ok, ok && d->kept ? store_tx : NULL, r) != 0 &&
-	    ok) {
+	for (run = 1;; run++) {
+		ok = r->resp != NULL && r->status >= 200 && r->status < 300;
+		if (ok && !d->kept)
+			log_error("%s: a success not sent as JSON cannot be "
+			    "replayed", d->route);
+		rc = db_tx_release(&e, ok, ok && d->kept ? store_tx : NULL, r);
+		if (rc == 0 || e.rc != DB_RETRY || run == RUNS_MAX ||
+		    (r->route->flags & R_UPLOAD))
+			break;
+		run_again(r, run);
+	}
+	if (rc != 0 && ok) {
 		/* What the answer announced was not kept: it becomes the
 		 * error, without the record's ETag. */
 		MHD_destroy_response(r->resp);

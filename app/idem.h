@@ -40,8 +40,11 @@ void		 idem_keep(struct req *, const char *body, size_t len);
 
 /*
  * After the handler: a success is stored and committed with what the
- * handler wrote, anything else rolled back. When that fails, the success
- * announced is replaced by the error (5xx: the client tries again).
+ * handler wrote, anything else rolled back. When PostgreSQL reports a
+ * serialization failure or a deadlock in that transaction, the handler is
+ * run again (a few times), as db_tx runs its work again. When storing
+ * fails otherwise, the success announced is replaced by the error (5xx:
+ * the client tries again).
  */
 void		 idem_end(struct req *);
 

@@ -459,3 +459,37 @@ describe('every creating route', () => {
     assert.equal(doc.paths['/api/v1/imports'].get.parameters.find((p) => p.in === 'header'), undefined);
   });
 });
+
+describe('a transaction PostgreSQL cannot serialize', () => {
+  // A real serialization failure at a chosen moment, from SQL alone. A rival
+  // transaction stores an expired answer under the request's key and stays
+  // open; the request (which cannot see that row yet) does its work, then
+  // its INSERT of the answer waits for the rival. The rival commits: the
+  // INSERT now meets a row that the request's SERIALIZABLE snapshot does
+  // not see, and PostgreSQL refuses it (40001, concurrent update), after
+  // the creation was made in the same transaction. Only running the whole
+  // request again, on a new snapshot, can succeed.
+  test('storing the answer fails to serialize: the request runs again, creates once, and is replayed', async () => {
+    const body = draft();
+    const key = randomUUID();
+    const rival = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', srv.db],
+      { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, PGAPPNAME: 'idem-rival' } });
+    const closed = new Promise((resolve) => rival.on('close', resolve));
+    rival.stdin.write(`BEGIN; INSERT INTO idempotency_keys (user_id, route, key, fingerprint, status, body, created_at)
+      VALUES (${U.agent.id}, '${SUB_ROUTE}', '${key}', repeat('0', 64), 201, '{}', now() - interval '2 days');\n`);
+    await waitFor(() => psql(srv.db, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'idem-rival'
+      AND state = 'idle in transaction' AND backend_xid IS NOT NULL`) === '1', { what: 'the rival row' });
+    const pending = keyed(C.agent, 'POST', SUBS, body, key);
+    await waitFor(() => psql(srv.db, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+      AND query LIKE 'INSERT INTO idempotency_keys %'`) === '1', { what: 'the answer waiting for the rival' });
+    rival.stdin.end('COMMIT;\n');
+    assert.equal(await closed, 0);
+    const r = await pending;
+    assert.equal(r.status, 201, r.text);
+    assert.equal(replayed(r), null);
+    assert.equal(named(body), 1, 'created once: the first run was rolled back');
+    assert.equal(psql(srv.db, `SELECT body FROM idempotency_keys WHERE key = '${key}'`), r.text);
+    assertReplay(r, await keyed(C.agent, 'POST', SUBS, body, key));
+    assert.equal(named(body), 1);
+  });
+});
