@@ -507,6 +507,26 @@ struct ask {
 	int		 busy;		/* a batch of the series is under way */
 };
 
+/*
+ * Asks for a batch: fixes its window and queues it (or, on the command
+ * line, marks it running for its asker).
+ *
+ * Why the table lock first. An ask reads export_batches (is a batch of the
+ * series under way? where did the last one stop?), then inserts into it,
+ * in a SERIALIZABLE transaction. Two asks whose snapshots overlap each read
+ * what the other writes, and PostgreSQL cancels one (40001), whatever
+ * their series: the table's predicate locks are coarse (a sequential scan
+ * locks it all). db_tx runs the loser again, and so does idem_end when the
+ * request had an Idempotency-Key, but a burst of asks (a script, a
+ * security scan) can spend their retries and get 503. LOCK TABLE takes no
+ * snapshot: taken first, it makes an ask wait for the previous one's
+ * commit, then see its batch (409 when of the same series), as
+ * audit_begin does for the event log. A lock per series would not do: an
+ * advisory lock is taken by a query, and the query takes the snapshot
+ * first. SHARE ROW EXCLUSIVE conflicts with itself and with row writes
+ * (a writer's heartbeat waits for an ask's commit), not with reads; asks
+ * are rare and short, so waiting in turn costs little.
+ */
 static int
 ask_tx(PGconn *c, void *arg, struct db_err *e)
 {
@@ -516,6 +536,9 @@ ask_tx(PGconn *c, void *arg, struct db_err *e)
 	    a->communes, actor, a->claimed ? "t" : "f" };
 	PGresult	*res;
 
+	if (db_run(c, e, "LOCK TABLE export_batches IN SHARE ROW EXCLUSIVE "
+	    "MODE", 0, NULL))
+		return -1;
 	snprintf(actor, sizeof(actor), "%lld", (long long)a->actor);
 	/* One batch of a series at a time: a batch that fails leaves its
 	 * window to the next only if no other started after it. */

@@ -493,3 +493,68 @@ describe('a transaction PostgreSQL cannot serialize', () => {
     assert.equal(named(body), 1);
   });
 });
+
+// Last: the export batches asked for here would make the single batch the
+// test above counts several. Every keyed request holds its transaction
+// open until its answer is stored (idem.c); two of them that ask for
+// batches at the same moment read and write export_batches in SERIALIZABLE
+// transactions that overlap, and PostgreSQL may refuse one's COMMIT with a
+// serialization failure (40001), whatever their scopes. That must cost a
+// retry inside the server, never a 503 to the client.
+describe('concurrent keyed export batches', () => {
+  const ROUNDS = 4;
+  const SERIES = 8;	// incremental series per round, each asked for by ASKS requests
+  const ASKS = 3;
+  const FULL = 16;	// full snapshots per round, half on one scope, half on scopes of their own
+  const FORMATS = ['geojson', 'csv', 'csv_shp', 'gpkg', 'ign'];
+
+  test('asked for at once under distinct keys: none is 503, each answer is replayed (or runs again) as it was', async () => {
+    const communes = psql(srv.db, `SELECT string_agg(code, ' ' ORDER BY code) FROM (SELECT DISTINCT code FROM
+      ref_communes WHERE type = 'commune-actuelle' AND departement IN ('31', '34') ORDER BY code
+      LIMIT ${ROUNDS * (SERIES + FULL)}) c`).split(' ');
+    assert.equal(communes.length, ROUNDS * (SERIES + FULL));
+    const asked = [];	// { body, key, series, r }
+    for (let round = 0; round < ROUNDS; round++) {
+      const next = () => communes.shift();
+      const batch = [];
+      for (let s = 0; s < SERIES; s++) {
+        const body = { guichet: 'erp', format: FORMATS[s % FORMATS.length], communes: [next()] };
+        for (let k = 0; k < ASKS; k++) batch.push({ body, series: `${round}/${s}` });
+      }
+      const shared = { guichet: 'erp', format: 'geojson', mode: 'full', communes: [next()] };
+      for (let f = 0; f < FULL; f++) {
+        batch.push({ body: f < FULL / 2 ? shared : { guichet: 'equipco', format: FORMATS[f % FORMATS.length],
+          mode: 'full', communes: [next()] }, series: null });
+      }
+      for (const a of batch) a.key = randomUUID();
+      const rs = await Promise.all(batch.map((a) => keyed(C.admin, 'POST', '/api/v1/exports', a.body, a.key)));
+      rs.forEach((r, i) => asked.push({ ...batch[i], r }));
+    }
+    const busy = asked.filter((a) => a.r.status === 503);
+    assert.deepEqual(asked.filter((a) => ![202, 409].includes(a.r.status)).map((a) => `${a.r.status} ${a.r.text}`), [],
+      `${busy.length} of ${asked.length} answered 503`);
+    for (const a of asked.filter((x) => x.r.status === 409)) {
+      assert.ok(a.series !== null, 'a full snapshot is never busy');
+      assertErrorBody(a.r.text, 'batch_in_progress');
+    }
+    // One batch per incremental series: the others were refused as busy.
+    const per = new Map();
+    for (const a of asked.filter((x) => x.series !== null && x.r.status === 202)) per.set(a.series, (per.get(a.series) ?? 0) + 1);
+    assert.equal(per.size, ROUNDS * SERIES);
+    assert.deepEqual([...new Set(per.values())], [1]);
+    // Each success stored with its batch, and replayed byte for byte; a
+    // refusal was not stored, and runs again (still busy: no writer here).
+    const created = asked.filter((a) => a.r.status === 202);
+    assert.equal(Number(psql(srv.db, `SELECT count(*) FROM idempotency_keys k JOIN export_batches b ON
+      b.id = (k.body::json->>'id')::bigint WHERE k.route = 'POST /api/v1/exports' AND k.key IN
+      (${created.map((a) => `'${a.key}'`).join(', ')})`)), created.length);
+    for (const a of asked) {
+      const again = await keyed(C.admin, 'POST', '/api/v1/exports', a.body, a.key);
+      if (a.r.status === 202) assertReplay(a.r, again);
+      else {
+        assert.equal(again.status, 409, again.text);
+        assert.equal(replayed(again), null);
+      }
+    }
+  });
+});
