@@ -44,6 +44,7 @@
 #define TRIM_BODY_BYTES	(1024 * 1024)
 
 static atomic_int	active_requests;
+static int		listen_v6;	/* listen_address is IPv6 */
 
 static const char *
 status_text(unsigned status)
@@ -776,7 +777,8 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
  * bound before the switch to an unprivileged account (sandbox.h) while the
  * daemon and its threads start after it. It gets what libmicrohttpd would
  * have set: SO_REUSEADDR (a restart does not wait for TIME_WAIT), IPv6
- * only on an IPv6 address, non-blocking, and a backlog of 512.
+ * only on an IPv6 address, non-blocking, and a backlog of 512. Whether the
+ * address is IPv6 is decided here once; http_serve tells the daemon.
  */
 int
 http_listen(void)
@@ -786,7 +788,8 @@ http_listen(void)
 	int			 fd, on = 1;
 
 	memset(&ss, 0, sizeof(ss));
-	if (strchr(conf.listen_address, ':') != NULL) {
+	listen_v6 = strchr(conf.listen_address, ':') != NULL;
+	if (listen_v6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		s6->sin6_family = AF_INET6;
@@ -826,9 +829,8 @@ http_serve(int lfd)
 	sigset_t		 set;
 	int64_t			 deadline;
 	unsigned		 workers;
-	int			 sig, v6;
+	int			 sig;
 
-	v6 = strchr(conf.listen_address, ':') != NULL;
 	/* Workers block on PostgreSQL round trips: by default four per CPU
 	 * keep the cores busy (measured in bench/: +10 % over one per CPU). */
 	workers = conf.workers > 0 ? (unsigned)conf.workers :
@@ -846,10 +848,10 @@ http_serve(int lfd)
 	/* Said before the workers start: the socket has been listening since
 	 * http_listen, and a client queued meanwhile is answered at once. */
 	log_info("listening on http://%s%s%s:%lld/ with %u workers",
-	    v6 ? "[" : "", conf.listen_address, v6 ? "]" : "",
+	    listen_v6 ? "[" : "", conf.listen_address, listen_v6 ? "]" : "",
 	    conf.listen_port, workers);
 	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
-	    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+	    MHD_USE_ERROR_LOG | (listen_v6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_THREAD_POOL_SIZE, workers,
