@@ -266,7 +266,11 @@ req_json_or_400(struct req *r)
 	if (r->json == NULL) {
 		snprintf(msg, sizeof(msg), "Le corps n'est pas un JSON valide "
 		    "(ligne %d, colonne %d).", e.line, e.column);
-		http_reply_error(r, 400, "invalid_json", msg, NULL);
+		/* The member the error lies in, when the route declares it. */
+		http_reply_error(r, 400, "invalid_json", msg,
+		    r->route == NULL || e.position < 0 ? NULL :
+		    param_json_error(r->route->params, r->body.data,
+		    r->body.len, (size_t)e.position));
 	}
 	return r->json;
 }
