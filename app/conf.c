@@ -40,6 +40,7 @@ static const struct key keys[] = {
 	{ "workers",		  C_INT,  O(workers),		"0", 0, 256, NULL },
 	{ "max_connections",	  C_INT,  O(max_connections),	"1024", 1, 100000, NULL },
 	{ "connection_timeout",	  C_INT,  O(connection_timeout),	"30", 1, 3600, NULL },
+	{ "request_timeout",	  C_INT,  O(request_timeout),	"30", 1, 3600, NULL },
 	{ "max_header_bytes",	  C_INT,  O(max_header_bytes),	"32768", 4096, 1048576, NULL },
 	{ "request_body_max",	  C_INT,  O(request_body_max),	"8388608", 1024, 1073741824, NULL },
 	{ "shutdown_grace",	  C_INT,  O(shutdown_grace),	"10", 0, 300, NULL },

@@ -15,6 +15,7 @@ struct conf {
 	long long workers;
 	long long max_connections;
 	long long connection_timeout;
+	long long request_timeout;
 	long long max_header_bytes;
 	long long request_body_max;
 	long long shutdown_grace;

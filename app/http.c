@@ -10,7 +10,8 @@
  * target, 404, 405, 401, 413 on a declared oversized body, 415, 400 on a bad
  * parameter), so no body is read for a request that is refused. Body chunks
  * are then appended up to the route's limit, and on the last call the handler
- * runs and its one answer is queued.
+ * runs and its one answer is queued. Receiving a request has a deadline
+ * (request_timeout, see watch below); sending its answer has none.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +56,7 @@ status_text(unsigned status)
 	case 403: return "Accès refusé";
 	case 404: return "Page introuvable";
 	case 405: return "Méthode non autorisée";
+	case 408: return "Délai de la requête dépassé";
 	case 409: return "Conflit";
 	case 413: return "Requête trop volumineuse";
 	case 414: return "Adresse trop longue";
@@ -275,6 +277,190 @@ req_json_or_400(struct req *r)
 	return r->json;
 }
 
+/* --- request deadline ------------------------------------------------------ */
+
+/*
+ * A deadline for receiving each request, since nothing else bounds it.
+ * libmicrohttpd's connection_timeout is an idle timeout: each byte received
+ * starts it again, and MHD_CONNECTION_OPTION_TIMEOUT changes only that idle
+ * bound (0.9.75, connection.c: MHD_update_last_activity_ and
+ * connection_check_timedout), so a client sending a byte a second would
+ * hold its connection, and one of max_connections, for ever. Nor does
+ * libmicrohttpd call us while headers arrive: the URI log callback comes
+ * once the request line is in, the access handler once the headers are.
+ *
+ * So every connection has a watch (its socket context, from the connection
+ * notifier): the instant its current request must be in by. Since the first
+ * byte of a request cannot be seen, the clock starts when the connection
+ * opens or its previous answer has gone, plus connection_timeout (the idle
+ * bound on that first byte); the request line brings it to its own arrival
+ * if that is sooner. To that come request_timeout and a second per
+ * BODY_BYTES_PER_SECOND bytes of body received: a slow but steady upload
+ * goes through, a trickle does not. While the server itself works
+ * (deciding on the headers, running the handler, sending the answer) the
+ * watch is off: the deadline bounds the client, never us, and a download
+ * takes the time it needs.
+ *
+ * Two things act on it. A request found late when its headers or a piece of
+ * its body arrive is answered 408 once it is in (libmicrohttpd takes no
+ * answer while a body is being received: MHD_queue_response refuses it, so a
+ * late body is read on and thrown away). A request still not in
+ * DEADLINE_GRACE_US after its deadline has its socket shut down by
+ * watch_sweep(), from the main thread; libmicrohttpd then sees the end of
+ * the stream and closes the connection. The list lock makes that safe: a
+ * watch leaves the list (connection notifier, "closed") before
+ * libmicrohttpd closes its descriptor, which can then not be another's.
+ */
+#define BODY_BYTES_PER_SECOND	2048
+#define DEADLINE_GRACE_US	1000000
+#define SWEEP_NS		250000000L
+
+struct watch {
+	struct watch	*prev, *next;
+	MHD_socket	 fd;
+	_Atomic int64_t	 deadline;	/* monotonic µs; 0: off */
+	atomic_int	 shut;		/* by watch_sweep() */
+};
+
+static pthread_mutex_t	 watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch	*watches;
+
+/* Arms w for a request to come, whose first byte may wait the idle bound. */
+static void
+watch_arm(struct watch *w)
+{
+	if (w != NULL)
+		atomic_store(&w->deadline, now_us() + (conf.connection_timeout +
+		    conf.request_timeout) * 1000000);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct watch			*w = *socket_ctx;
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL)
+			return;		/* no watch: no deadline */
+		w = xcalloc(1, sizeof(*w));
+		w->fd = ci->connect_fd;
+		watch_arm(w);
+		pthread_mutex_lock(&watch_lock);
+		if ((w->next = watches) != NULL)
+			watches->prev = w;
+		watches = w;
+		pthread_mutex_unlock(&watch_lock);
+		*socket_ctx = w;
+		return;
+	}
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		watches = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	pthread_mutex_unlock(&watch_lock);
+	free(w);
+	*socket_ctx = NULL;
+}
+
+static struct watch *
+watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The request line is in: request_timeout from now, if that is sooner. */
+static void
+watch_request_line(struct watch *w)
+{
+	int64_t	d, old;
+
+	if (w == NULL)
+		return;
+	d = now_us() + conf.request_timeout * 1000000;
+	old = atomic_load(&w->deadline);
+	if (old == 0 || d < old)
+		atomic_store(&w->deadline, d);
+}
+
+/*
+ * Stops the clock (the server works, or the request is in); returns the
+ * time the client had left, negative when it is late.
+ */
+static int64_t
+watch_stop(struct watch *w)
+{
+	int64_t	d;
+
+	if (w == NULL || (d = atomic_exchange(&w->deadline, 0)) == 0)
+		return INT64_MAX;
+	return d - now_us();
+}
+
+/* Starts it again for the body, with the time that was left. */
+static void
+watch_resume(struct watch *w, int64_t left)
+{
+	if (w != NULL && left != INT64_MAX)
+		atomic_store(&w->deadline, now_us() + left);
+}
+
+/* n bytes of body came: 1 if they came late, else they earn their time. */
+static int
+watch_body(struct watch *w, size_t n)
+{
+	int64_t	d;
+
+	if (w == NULL || (d = atomic_load(&w->deadline)) == 0)
+		return 0;
+	if (now_us() > d)
+		return 1;
+	atomic_store(&w->deadline, d + (int64_t)n * 1000000 /
+	    BODY_BYTES_PER_SECOND);
+	return 0;
+}
+
+/* Shuts down the connections whose request is over its deadline and grace. */
+static void
+watch_sweep(void)
+{
+	struct watch	*w;
+	int64_t		 now = now_us(), d;
+
+	pthread_mutex_lock(&watch_lock);
+	for (w = watches; w != NULL; w = w->next) {
+		d = atomic_load(&w->deadline);
+		if (d == 0 || now <= d + DEADLINE_GRACE_US ||
+		    atomic_load(&w->shut))
+			continue;
+		atomic_store(&w->shut, 1);
+		shutdown(w->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+/* The one answer to a late request; the connection closes after it. */
+static void
+reply_late(struct req *r)
+{
+	r->late = 1;
+	http_reply_error(r, 408, "request_timeout", "La requête n'est pas "
+	    "arrivée en entier dans le délai imparti : renvoyez-la.", NULL);
+	MHD_add_response_header(r->resp, "Connection", "close");
+}
+
 /* --- life cycle ------------------------------------------------------------ */
 
 static void *
@@ -286,6 +472,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->conn = conn;
 	r->target = xstrdup(uri);
 	r->t0 = now_us();
+	r->watch = watch_of(conn);
+	watch_request_line(r->watch);
 	return r;
 }
 
@@ -364,12 +552,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct req	*r = *req_cls;
 	struct buf	 line = { 0 };
-	int		 big;
+	int		 big, shut;
 
 	(void)cls;
 	if (r == NULL)
 		return;
 	big = r->body.cap >= TRIM_BODY_BYTES;
+	shut = r->watch != NULL && atomic_load(&r->watch->shut);
 	if (conf.access_log) {
 		if (r->addr[0] == '\0')
 			client_addr(conn, r->addr, sizeof(r->addr));
@@ -384,6 +573,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		buf_appendf(&line, " %zu %.3fms%s", r->bytes,
 		    (now_us() - r->t0) / 1000.0,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    shut ? " deadline" :
 		    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " timeout" :
 		    " aborted");
 		if (r->who != NULL)
@@ -395,6 +585,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	}
 	if (r->started)
 		atomic_fetch_sub(&active_requests, 1);
+	watch_arm(r->watch);	/* for the connection's next request */
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
 	url_free(&r->url);
@@ -426,6 +617,16 @@ is_api_path(const struct req *r)
 	return r->url.nsegs > 0 && strcmp(r->url.segs[0], "api") == 0;
 }
 
+/* Does the request announce a body (Content-Length > 0, or chunked)? */
+static int
+announces_body(struct req *r, unsigned long long *declared)
+{
+	const char	*cl = req_header(r, "Content-Length");
+
+	*declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+	return *declared > 0 || req_header(r, "Transfer-Encoding") != NULL;
+}
+
 /*
  * Decides what can be decided before the body: returns 1 when an answer was
  * recorded (an error), 0 to go on. The order matters: a malformed target is
@@ -437,12 +638,12 @@ decide_early(struct req *r)
 {
 	const char		*pathvals[ROUTE_MAX_PARAMS];
 	const char		*qn[URL_MAX_PAIRS], *qv[URL_MAX_PAIRS];
-	const char		*cl, *te, *ct;
+	const char		*ct;
 	struct param_error	 pe;
 	enum url_rc		 urc;
 	char			 allow[128];
 	size_t			 npath = 0, i, ctlen;
-	unsigned long long	 declared = 0;
+	unsigned long long	 declared;
 	int			 has_body;
 
 	for (i = 0; r->method[i] != '\0'; i++)
@@ -561,11 +762,7 @@ decide_early(struct req *r)
 		}
 	}
 
-	cl = req_header(r, "Content-Length");
-	te = req_header(r, "Transfer-Encoding");
-	if (cl != NULL)
-		declared = strtoull(cl, NULL, 10);
-	has_body = r->has_body = declared > 0 || te != NULL;
+	has_body = r->has_body = announces_body(r, &declared);
 	r->body_limit = r->route ? r->route->body_max : 0;
 	if (r->route != NULL && (r->route->flags & R_UPLOAD)) {
 		if (r->body_limit > (size_t)conf.import_max_bytes)
@@ -677,6 +874,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **req_cls)
 {
 	struct req	*r = *req_cls;
+	unsigned long long declared;
+	int64_t		 left;
+	int		 answered;
 
 	(void)cls;
 	(void)url;
@@ -692,14 +892,31 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		r->conn = conn;
 		r->method = method;
 		client_addr(conn, r->addr, sizeof(r->addr));
+		/* The headers are in: the clock stops while we decide, and
+		 * goes on only for a body still to come. */
+		if ((left = watch_stop(r->watch)) < 0) {
+			r->has_body = announces_body(r, &declared);
+			reply_late(r);
+			answered = 1;
+		} else
+			answered = decide_early(r);
 		/* An early answer goes out now only when there is a body not to
 		 * read (the connection then closes); without one it waits for the
 		 * last call, which keeps the connection alive. */
-		if (decide_early(r) && r->has_body)
+		if (answered && r->has_body)
 			return queue(r);
+		if (!answered && r->has_body)
+			watch_resume(r->watch, left);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
+		/* Late: the rest is read and thrown away, then 408. */
+		if (!r->late && watch_body(r->watch, *upload_data_size))
+			r->late = 1;
+		if (r->late) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
 		/* A body holding secrets is never moved by a realloc that
 		 * would leave a copy behind unwiped: it gets its room at once. */
 		if (r->body.data == NULL && r->route != NULL &&
@@ -733,9 +950,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (r->queued)		/* answered at the first call */
 		return MHD_YES;
+	watch_stop(r->watch);	/* the request is in */
 	if (r->resp != NULL)	/* decided at the first call, no body */
 		return queue(r);
-	if (r->body_too_large) {
+	if (r->late) {
+		buf_free(&r->body);
+		reply_late(r);
+	} else if (r->body_too_large) {
 		buf_free(&r->body);
 		http_reply_error(r, 413, "body_too_large",
 		    "Le corps de la requête dépasse la taille autorisée.", NULL);
@@ -833,6 +1054,7 @@ http_serve(int lfd)
 	sigset_t		 set;
 	int64_t			 deadline;
 	unsigned		 workers;
+	struct timespec		 tick = { 0, SWEEP_NS };
 	int			 sig;
 
 	/* Workers block on PostgreSQL round trips: by default four per CPU
@@ -864,6 +1086,7 @@ http_serve(int lfd)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)conf.max_header_bytes,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    /* Refuse sloppy requests rather than guess (request smuggling). */
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
@@ -874,11 +1097,12 @@ http_serve(int lfd)
 		return 1;
 	}
 
+	/* Between signals, the main thread enforces the request deadline. */
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
+		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
+		watch_sweep();
 	}
 	log_info("%s received: finishing %d request(s) in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM",
@@ -886,8 +1110,10 @@ http_serve(int lfd)
 	if (MHD_quiesce_daemon(d) != MHD_INVALID_SOCKET)
 		close(lfd);
 	deadline = now_us() + conf.shutdown_grace * 1000000;
-	while (atomic_load(&active_requests) > 0 && now_us() < deadline)
+	while (atomic_load(&active_requests) > 0 && now_us() < deadline) {
 		usleep(10000);
+		watch_sweep();
+	}
 	if (atomic_load(&active_requests) > 0)
 		log_warn("%d request(s) still running after %llds: stopping",
 		    atomic_load(&active_requests), conf.shutdown_grace);

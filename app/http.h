@@ -18,6 +18,8 @@
 #include "url.h"
 #include "util.h"
 
+struct watch;
+
 struct req {
 	struct MHD_Connection	*conn;
 	char			*target;	/* raw request target, as sent */
@@ -32,6 +34,8 @@ struct req {
 	struct identity		*who;		/* NULL: anonymous */
 	char			 addr[46];	/* client address */
 	int64_t			 t0;		/* request start, monotonic µs */
+	struct watch		*watch;		/* its connection's deadline */
+	int			 late;		/* past it: answered 408 */
 	int			 started;	/* headers in, first call made */
 	int			 has_body;	/* Content-Length > 0 or chunked */
 	int			 queued;	/* the answer is with libmicrohttpd */

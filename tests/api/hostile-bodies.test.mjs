@@ -20,8 +20,8 @@ import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 
 import {
-  SANITIZED, SLOW, assertErrorBody, connect, psql, raw, rawRequest, runGuichet, sleep, startServer,
-  waitClose,
+  SANITIZED, SLOW, assertErrorBody, connect, makeTemp, psql, raw, rawRequest, rmTemp, runGuichet, sleep,
+  startServer, waitClose, waitFor,
 } from './harness.mjs';
 import { Client, FAST_ARGON2, fixture } from './accounts.mjs';
 
@@ -426,37 +426,173 @@ function trickle(port, head, { everyMs, forMs }) {
 /** The descriptors the server holds open. */
 const fds = (server) => fs.readdirSync(`/proc/${server.pid}/fd`).length;
 
+// The quick server's bounds: connection_timeout (idle) and request_timeout
+// (a whole request), and what http.c adds past a request's deadline: a
+// second of grace, in which a request that ends still gets 408, then a
+// sweep every 250 ms that shuts the connection down.
+const IDLE_MS = 2000;
+const REQUEST_MS = 2000;
+const GRACE_MS = 1000 + 250;
+
+/** Asserts that a trickling client was closed at its deadline (ms after it started), not before. */
+function assertClosedAt(r, deadlineMs, what) {
+  assert.ok(r.closed, `${what}: still open after ${r.ms} ms`);
+  assert.ok(r.ms >= deadlineMs - 100, `${what}: closed after ${r.ms} ms, before its deadline (${deadlineMs} ms)`);
+  assert.ok(r.ms <= deadlineMs + GRACE_MS + 1000 * SLOW, `${what}: closed after ${r.ms} ms, deadline ${deadlineMs} ms`);
+}
+
+/** The server's log lines matching re (global, multiline). */
+const countLines = (server, re) => (server.stderr().match(re) ?? []).length;
+/** Waits for more such lines than `before`. */
+async function waitForLine(server, re, before) {
+  await waitFor(() => countLines(server, re) > before, { what: `a log line ${re}` });
+}
+
+/** Asserts a 408 request_timeout that closes the connection. */
+function assert408(r, what) {
+  assert.equal(r.response?.status, 408, `${what}: ${r.text.slice(0, 300)}`);
+  assertErrorBody(r.response.text, 'request_timeout');
+  assert.equal(r.response.headers.connection, 'close', what);
+}
+
+const CSP_HEAD = (length) => 'POST /csp-report HTTP/1.1\r\nHost: x\r\nContent-Type: application/csp-report\r\n'
+  + `Content-Length: ${length}\r\n\r\n`;
+
 describe('connections that send nothing, or hardly anything', () => {
   let quick;
+  let staticDir;
+  // A file large enough that sending it lasts beyond REQUEST_MS + GRACE_MS
+  // to a slow reader, whatever the kernel buffers on the way.
+  const BIG = 16 * 1024 * 1024;
   before(async () => {
-    quick = await startServer({ env: { GUICHET_CONNECTION_TIMEOUT: 2 } });
+    staticDir = makeTemp('guichet-static-');
+    fs.writeFileSync(`${staticDir}/big.txt`, Buffer.alloc(BIG, 'a'));
+    // One process, whatever TEST_NODES says: these are guichet's own
+    // sockets, not a proxy's.
+    quick = await startServer({
+      env: { GUICHET_CONNECTION_TIMEOUT: IDLE_MS / 1000, GUICHET_REQUEST_TIMEOUT: REQUEST_MS / 1000, GUICHET_STATIC_DIR: staticDir },
+      nodes: 1,
+    });
   });
-  after(async () => { await quick?.stop(); });
+  after(async () => {
+    await quick?.stop();
+    rmTemp(staticDir);
+  });
 
   test('50 connections trickling their headers or bodies do not keep others from being served', async (t) => {
     const clients = Array.from({ length: 50 }, (_, i) => trickle(quick.port,
-      i % 2 ? 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' : 'POST /csp-report HTTP/1.1\r\nHost: x\r\nContent-Type: application/csp-report\r\nContent-Length: 100000\r\n\r\n',
+      i % 2 ? 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' : CSP_HEAD(10000),
       { everyMs: 500, forMs: 6000 * SLOW }));
     for (let i = 0; i < 20; i++) {
       await assertHealthy(quick);
       await sleep(200);
     }
-    await Promise.all(clients);
+    const rs = await Promise.all(clients);
+    rs.forEach((r, i) => assertClosedAt(r, REQUEST_MS, `trickler ${i}`));
     assertMemoryBounded(quick, 'slowloris');
     t.diagnostic(`peak resident size ${memory(quick.pid).hwm.toFixed(0)} MB`);
   });
 
-  // libmicrohttpd's connection_timeout is an idle timeout: each byte
-  // starts it again, so a client sending one byte a second holds its
-  // connection (and one of max_connections) for as long as it likes. A
-  // deadline for a request's headers and body is needed in the dispatcher
-  // (http.c); until then this test is marked todo (TEST_REQUEST_DEADLINE=1
-  // runs it as a test).
-  test('a request whose headers trickle in for longer than twice connection_timeout is closed',
-    { todo: process.env.TEST_REQUEST_DEADLINE === '1' ? false : 'needs a request deadline in http.c' }, async () => {
-      const r = await trickle(quick.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', { everyMs: 500, forMs: 4000 + BOUND_MS });
-      assert.ok(r.closed, `still open after ${r.ms} ms`);
+  // libmicrohttpd's connection_timeout is an idle timeout: each byte starts
+  // it again, so without request_timeout a client sending a byte every half
+  // second would hold its connection (and one of max_connections) for as
+  // long as it likes. libmicrohttpd calls nothing of ours while headers
+  // arrive: the deadline is enforced from outside (http.c, watch_sweep).
+  test('a request whose headers trickle in past request_timeout is closed, and logged as such', async () => {
+    const re = /access \S+ - "\/healthz" - 0 \S+ deadline$/gm;
+    const before = countLines(quick, re);
+    const r = await trickle(quick.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', { everyMs: 500, forMs: 4000 + BOUND_MS });
+    assertClosedAt(r, REQUEST_MS, 'trickled headers');
+    await waitForLine(quick, re, before);
+  });
+
+  test('a request line trickled in is closed after connection_timeout + request_timeout', async () => {
+    // Not even the request line: the clock started when the connection
+    // opened, with connection_timeout for a first byte that cannot be seen.
+    const r = await trickle(quick.port, 'GET /', { everyMs: 500, forMs: 6000 + BOUND_MS });
+    assertClosedAt(r, IDLE_MS + REQUEST_MS, 'trickled request line');
+  });
+
+  test('a body trickled in past request_timeout is closed, and logged as such', async () => {
+    const re = /access \S+ POST "\/csp-report" - 0 \S+ deadline$/gm;
+    const before = countLines(quick, re);
+    const r = await trickle(quick.port, CSP_HEAD(10000), { everyMs: 500, forMs: 4000 + BOUND_MS });
+    assertClosedAt(r, REQUEST_MS, 'trickled body');
+    await waitForLine(quick, re, before);
+  });
+
+  // Past its deadline a request that still ends within the grace gets an
+  // answer: the headers' end (or the body's) comes REQUEST_MS + 520 ms
+  // after the request line, bytes coming every 420 ms meanwhile.
+  test('headers that end past request_timeout get 408 request_timeout', async () => {
+    const r = await raw(quick.port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', ...Array(5).fill('a'), '\r\n\r\n'],
+      { gapMs: 420, waitClose: true, timeoutMs: BOUND_MS });
+    assert408(r, 'late headers');
+  });
+
+  test('a body that ends past request_timeout gets 408 request_timeout, and is not used', async () => {
+    const report = JSON.stringify({ 'csp-report': { 'document-uri': 'http://x/late-body' } });
+    const r = await raw(quick.port, [CSP_HEAD(5 + report.length), ...Array(5).fill(' '), report],
+      { gapMs: 420, waitClose: true, timeoutMs: BOUND_MS });
+    assert408(r, 'late body');
+    assert.doesNotMatch(quick.stderr(), /late-body/);
+  });
+
+  test('on a keep-alive connection, the next request gets its own time, after an idle spell', async () => {
+    // 1.6 s idle after the first answer (under connection_timeout), then a
+    // request line and headers over 1.6 s more: 3.2 s in all, but only 1.6 s
+    // from its first byte.
+    const second = ['GET /healthz HTTP/1.1\r\n', 'Host: x\r\n', 'X-A: b\r\n', 'Connection: close\r\n', '\r\n'];
+    const r = await raw(quick.port, ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', '', '', '', ...second],
+      { gapMs: 400, waitClose: true, timeoutMs: BOUND_MS });
+    // The answers follow each other: the second starts right after the first's body.
+    assert.deepEqual([...r.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['200', '200'], r.text.slice(0, 300));
+  });
+
+  test('a slow but steady body goes through past request_timeout (a second per 2 KiB)', async () => {
+    // 12 KiB over 12 × 330 ms: 4 s, which earn 6 s.
+    const report = JSON.stringify({ 'csp-report': { 'document-uri': 'http://x/steady-body' } });
+    const pad = ' '.repeat(1024);
+    const r = await raw(quick.port, [CSP_HEAD(12 * 1024 + report.length), ...Array(12).fill(pad), report],
+      { gapMs: 330, timeoutMs: 8000 + BOUND_MS });
+    assert.equal(r.response?.status, 204, r.text.slice(0, 300));
+    await quick.waitForLog(/steady-body/);
+  });
+
+  test('a slow download is not cut: the deadline bounds the request, not the answer', async (t) => {
+    // Read at 2 MB/s: some 8 s for 16 MB, the server sending for most of it.
+    const RATE = 2 * 1024 * 1024;
+    const re = /access \S+ GET "\/big\.txt" 200 (\d+) ([\d.]+)ms$/gm;
+    const before = countLines(quick, re);
+    const got = await new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      let n = 0;
+      let head = '';
+      const sock = net.connect(quick.port, '127.0.0.1', () => {
+        sock.write('GET /big.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`${n} bytes after ${Date.now() - t0} ms`)); }, 30_000 * SLOW);
+      sock.on('error', reject);
+      sock.on('data', (d) => {
+        if (n === 0) head = d.toString('latin1', 0, 200);
+        n += d.length;
+        const ahead = (n / RATE) * 1000 - (Date.now() - t0);
+        if (ahead > 0) {
+          sock.pause();
+          setTimeout(() => sock.resume(), ahead);
+        }
+      });
+      sock.on('close', () => { clearTimeout(timer); resolve({ n, head, ms: Date.now() - t0 }); });
     });
+    assert.match(got.head, /^HTTP\/1\.1 200 /);
+    assert.ok(got.n > BIG, `${got.n} bytes received of ${BIG}`);
+    await waitForLine(quick, re, before);
+    const [, bytes, ms] = [...quick.stderr().matchAll(re)].at(-1);
+    assert.equal(Number(bytes), BIG);
+    // Otherwise the kernel's buffers took it all at once, and this proves nothing.
+    assert.ok(Number(ms) > REQUEST_MS + GRACE_MS, `the server was done sending after ${ms} ms`);
+    t.diagnostic(`received in ${got.ms} ms; the server was sending for ${Math.round(Number(ms))} ms`);
+  });
 
   // Beyond max_connections (1024) the server stops accepting: the rest wait
   // in the kernel's queue (512), and the kernel forgets those it could not
