@@ -11,7 +11,7 @@
  * parameter), so no body is read for a request that is refused. Body chunks
  * are then appended up to the route's limit, and on the last call the handler
  * runs and its one answer is queued. Receiving a request has a deadline
- * (request_timeout, see watch below); sending its answer has none.
+ * (request_timeout, watch.h); sending its answer has none.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +40,7 @@
 #include "idem.h"
 #include "ratelimit.h"
 #include "upload.h"
+#include "watch.h"
 
 /* A request body from this size on: its memory is handed back after it. */
 #define TRIM_BODY_BYTES	(1024 * 1024)
@@ -277,180 +278,6 @@ req_json_or_400(struct req *r)
 	return r->json;
 }
 
-/* --- request deadline ------------------------------------------------------ */
-
-/*
- * A deadline for receiving each request, since nothing else bounds it.
- * libmicrohttpd's connection_timeout is an idle timeout: each byte received
- * starts it again, and MHD_CONNECTION_OPTION_TIMEOUT changes only that idle
- * bound (0.9.75, connection.c: MHD_update_last_activity_ and
- * connection_check_timedout), so a client sending a byte a second would
- * hold its connection, and one of max_connections, for ever. Nor does
- * libmicrohttpd call us while headers arrive: the URI log callback comes
- * once the request line is in, the access handler once the headers are.
- *
- * So every connection has a watch (its socket context, from the connection
- * notifier): the instant its current request must be in by. Since the first
- * byte of a request cannot be seen, the clock starts when the connection
- * opens or its previous answer has gone, plus connection_timeout (the idle
- * bound on that first byte); the request line brings it to its own arrival
- * if that is sooner. To that come request_timeout and a second per
- * BODY_BYTES_PER_SECOND bytes of body received: a slow but steady upload
- * goes through, a trickle does not. While the server itself works
- * (deciding on the headers, running the handler, sending the answer) the
- * watch is off: the deadline bounds the client, never us, and a download
- * takes the time it needs.
- *
- * Two things act on it. A request found late when its headers or a piece of
- * its body arrive is answered 408 once it is in (libmicrohttpd takes no
- * answer while a body is being received: MHD_queue_response refuses it, so a
- * late body is read on and thrown away). A request still not in
- * DEADLINE_GRACE_US after its deadline has its socket shut down by
- * watch_sweep(), from the main thread; libmicrohttpd then sees the end of
- * the stream and closes the connection. The list lock makes that safe: a
- * watch leaves the list (connection notifier, "closed") before
- * libmicrohttpd closes its descriptor, which can then not be another's.
- */
-#define BODY_BYTES_PER_SECOND	2048
-#define DEADLINE_GRACE_US	1000000
-#define SWEEP_NS		250000000L
-
-struct watch {
-	struct watch	*prev, *next;
-	MHD_socket	 fd;
-	_Atomic int64_t	 deadline;	/* monotonic µs; 0: off */
-	atomic_int	 shut;		/* by watch_sweep() */
-};
-
-static pthread_mutex_t	 watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct watch	*watches;
-
-/* Arms w for a request to come, whose first byte may wait the idle bound. */
-static void
-watch_arm(struct watch *w)
-{
-	if (w != NULL)
-		atomic_store(&w->deadline, now_us() + (conf.connection_timeout +
-		    conf.request_timeout) * 1000000);
-}
-
-static void
-on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-    enum MHD_ConnectionNotificationCode code)
-{
-	const union MHD_ConnectionInfo	*ci;
-	struct watch			*w = *socket_ctx;
-
-	(void)cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		ci = MHD_get_connection_info(conn,
-		    MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci == NULL)
-			return;		/* no watch: no deadline */
-		w = xcalloc(1, sizeof(*w));
-		w->fd = ci->connect_fd;
-		watch_arm(w);
-		pthread_mutex_lock(&watch_lock);
-		if ((w->next = watches) != NULL)
-			watches->prev = w;
-		watches = w;
-		pthread_mutex_unlock(&watch_lock);
-		*socket_ctx = w;
-		return;
-	}
-	if (w == NULL)
-		return;
-	pthread_mutex_lock(&watch_lock);
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		watches = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
-	pthread_mutex_unlock(&watch_lock);
-	free(w);
-	*socket_ctx = NULL;
-}
-
-static struct watch *
-watch_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo	*ci;
-
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return ci != NULL ? ci->socket_context : NULL;
-}
-
-/* The request line is in: request_timeout from now, if that is sooner. */
-static void
-watch_request_line(struct watch *w)
-{
-	int64_t	d, old;
-
-	if (w == NULL)
-		return;
-	d = now_us() + conf.request_timeout * 1000000;
-	old = atomic_load(&w->deadline);
-	if (old == 0 || d < old)
-		atomic_store(&w->deadline, d);
-}
-
-/*
- * Stops the clock (the server works, or the request is in); returns the
- * time the client had left, negative when it is late.
- */
-static int64_t
-watch_stop(struct watch *w)
-{
-	int64_t	d;
-
-	if (w == NULL || (d = atomic_exchange(&w->deadline, 0)) == 0)
-		return INT64_MAX;
-	return d - now_us();
-}
-
-/* Starts it again for the body, with the time that was left. */
-static void
-watch_resume(struct watch *w, int64_t left)
-{
-	if (w != NULL && left != INT64_MAX)
-		atomic_store(&w->deadline, now_us() + left);
-}
-
-/* n bytes of body came: 1 if they came late, else they earn their time. */
-static int
-watch_body(struct watch *w, size_t n)
-{
-	int64_t	d;
-
-	if (w == NULL || (d = atomic_load(&w->deadline)) == 0)
-		return 0;
-	if (now_us() > d)
-		return 1;
-	atomic_store(&w->deadline, d + (int64_t)n * 1000000 /
-	    BODY_BYTES_PER_SECOND);
-	return 0;
-}
-
-/* Shuts down the connections whose request is over its deadline and grace. */
-static void
-watch_sweep(void)
-{
-	struct watch	*w;
-	int64_t		 now = now_us(), d;
-
-	pthread_mutex_lock(&watch_lock);
-	for (w = watches; w != NULL; w = w->next) {
-		d = atomic_load(&w->deadline);
-		if (d == 0 || now <= d + DEADLINE_GRACE_US ||
-		    atomic_load(&w->shut))
-			continue;
-		atomic_store(&w->shut, 1);
-		shutdown(w->fd, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&watch_lock);
-}
-
 /* The one answer to a late request; the connection closes after it. */
 static void
 reply_late(struct req *r)
@@ -558,7 +385,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r == NULL)
 		return;
 	big = r->body.cap >= TRIM_BODY_BYTES;
-	shut = r->watch != NULL && atomic_load(&r->watch->shut);
+	shut = watch_was_shut(r->watch);
 	if (conf.access_log) {
 		if (r->addr[0] == '\0')
 			client_addr(conn, r->addr, sizeof(r->addr));
@@ -1054,7 +881,7 @@ http_serve(int lfd)
 	sigset_t		 set;
 	int64_t			 deadline;
 	unsigned		 workers;
-	struct timespec		 tick = { 0, SWEEP_NS };
+	struct timespec		 tick = { 0, WATCH_SWEEP_NS };
 	int			 sig;
 
 	/* Workers block on PostgreSQL round trips: by default four per CPU
@@ -1086,7 +913,7 @@ http_serve(int lfd)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)conf.max_header_bytes,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, watch_on_connection, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    /* Refuse sloppy requests rather than guess (request smuggling). */
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
