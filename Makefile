@@ -243,12 +243,13 @@ api-asan: $(ASAN_BIN)
 # lost at exit, is exit status 99 and fails the test that ran it. The
 # sanitized builds' time limits are enough (TEST_SANITIZED). By default a
 # subset, some 5 minutes: the HTTP layer, the form engine and geometries,
-# hostile input; VALGRIND_FILES='tests/api/*.test.mjs' runs them all (some
+# hostile input, two nodes and a read-only one; VALGRIND_FILES='tests/api/*.test.mjs' runs them all (some
 # 40 minutes; sandbox.test.mjs expects the seccomp filter the wrapper
 # turns off).
 .PHONY: api-valgrind
 VALGRIND_FILES ?= tests/api/http.test.mjs tests/api/submissions.test.mjs \
-                  tests/api/hostile-bodies.test.mjs
+                  tests/api/hostile-bodies.test.mjs tests/api/nodes.test.mjs \
+                  tests/api/replica.test.mjs
 api-valgrind: $(BIN)
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS=valgrind
 	@$(TEST_ENV) TEST_BIN=$(CURDIR)/tests/valgrind-guichet \
