@@ -98,16 +98,13 @@ load_config(const char *path)
 }
 
 static int
-cmd_migrate(int argc, char **argv)
+cmd_migrate(void)
 {
 	struct migrate_result	 mr;
 	PGconn			*c;
 	char			 err[1024];
 	int			 rc;
 
-	if (argc != 1)
-		usage();
-	(void)argv;
 	c = db_connect_or_die();
 	rc = migrate_run(c, conf.migrations_dir, 1, &mr, err, sizeof(err));
 	PQfinish(c);
@@ -169,7 +166,7 @@ refuse_standby(PGconn *c)
  * thread inherits it.
  */
 static int
-cmd_serve(int argc, char **argv)
+cmd_serve(void)
 {
 	struct migrate_result	 mr;
 	char			 err[1024];
@@ -177,9 +174,6 @@ cmd_serve(int argc, char **argv)
 	long			 n;
 	int			 lfd, rc;
 
-	if (argc != 1)
-		usage();
-	(void)argv;
 	if (route_check_table(route_table, route_count, err, sizeof(err)))
 		fatal("%s", err);
 	lfd = http_listen();
@@ -237,14 +231,11 @@ cmd_serve(int argc, char **argv)
 }
 
 static int
-cmd_check_config(int argc, char **argv)
+cmd_check_config(void)
 {
 	char	err[1024];
 	int	nfiles;
 
-	if (argc != 1)
-		usage();
-	(void)argv;
 	asset_init();
 	asset_close();
 	if (migrate_scan(conf.migrations_dir, &nfiles, err, sizeof(err)))
@@ -258,24 +249,6 @@ cmd_check_config(int argc, char **argv)
 	conf_print();
 	printf("configuration OK\n");
 	return 0;
-}
-
-static int
-cmd_demo(int argc, char **argv)
-{
-	if (argc != 1)
-		usage();
-	(void)argv;
-	return cli_demo();
-}
-
-static int
-cmd_routes(int argc, char **argv)
-{
-	if (argc != 1)
-		usage();
-	(void)argv;
-	return cli_routes();
 }
 
 /*
@@ -326,36 +299,32 @@ cmd_notify(int argc, char **argv)
 }
 
 static int
-cmd_sandbox_check(int argc, char **argv)
-{
-	if (argc != 1)
-		usage();
-	(void)argv;
-	return sandbox_probe();
-}
-
-static int
 cmd_load_refdata(int argc, char **argv)
 {
 	return refdata_load(argc - 1, argv + 1);
 }
 
+/*
+ * The subcommands: fn parses its own arguments (argv from the subcommand's
+ * name on); bare takes none, which is checked here once.
+ */
 static const struct {
 	const char	*name;
 	int		 (*fn)(int, char **);
+	int		 (*bare)(void);
 } commands[] = {
-	{ "load-refdata", cmd_load_refdata },
-	{ "serve",	  cmd_serve },
-	{ "migrate",	  cmd_migrate },
-	{ "check-config", cmd_check_config },
-	{ "org",	  cli_org },
-	{ "user",	  cli_user },
-	{ "demo",	  cmd_demo },
-	{ "routes",	  cmd_routes },
-	{ "audit",	  cmd_audit },
-	{ "notify",	  cmd_notify },
-	{ "export",	  export_cli },
-	{ "sandbox-check", cmd_sandbox_check },
+	{ "load-refdata",  cmd_load_refdata, NULL },
+	{ "serve",	   NULL, cmd_serve },
+	{ "migrate",	   NULL, cmd_migrate },
+	{ "check-config",  NULL, cmd_check_config },
+	{ "org",	   cli_org, NULL },
+	{ "user",	   cli_user, NULL },
+	{ "demo",	   NULL, cli_demo },
+	{ "routes",	   NULL, cli_routes },
+	{ "audit",	   cmd_audit, NULL },
+	{ "notify",	   cmd_notify, NULL },
+	{ "export",	   export_cli, NULL },
+	{ "sandbox-check", NULL, sandbox_probe },
 };
 
 int
@@ -385,13 +354,15 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			break;
-	if (i == sizeof(commands) / sizeof(commands[0]))
+	if (i == sizeof(commands) / sizeof(commands[0]) ||
+	    (commands[i].bare != NULL && argc != 1))
 		usage();
 	if (sodium_init() < 0)
 		fatal("libsodium cannot be initialised");
 	json_set_alloc_funcs(malloc, json_free_wiped);
 	load_config(path);
-	rc = commands[i].fn(argc, argv);
+	rc = commands[i].bare != NULL ? commands[i].bare() :
+	    commands[i].fn(argc, argv);
 	conf_free();
 	return rc;
 }
