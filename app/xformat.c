@@ -111,6 +111,8 @@ xf_spec_init(struct xf_spec *x, const struct form *f, const char *format,
 	memset(x, 0, sizeof(*x));
 	x->form = f;
 	x->format = format;
+	x->text = strcmp(format, "geojson") == 0 ? XF_TEXT_GEOJSON :
+	    strcmp(format, "ign") == 0 ? XF_TEXT_IGN : XF_TEXT_CSV;
 	x->incremental = incremental;
 	x->layer = json_string_value(json_object_get(json_object_get(
 	    form_definition(f), "exports"), "bdtopo"));
@@ -472,9 +474,9 @@ xf_text_head(const struct xf_spec *x, FILE *f)
 {
 	size_t	i;
 
-	if (strcmp(x->format, "geojson") == 0)
+	if (x->text == XF_TEXT_GEOJSON)
 		fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
-	else if (strcmp(x->format, "ign") == 0)
+	else if (x->text == XF_TEXT_IGN)
 		fprintf(f, "{\"comment\":\"Guichet : contribution %s\","
 		    "\"actions\":[\n", x->layer);
 	else {
@@ -491,23 +493,20 @@ void
 xf_text_row(const struct xf_spec *x, FILE *f, PGresult *res, int r,
     int64_t n)
 {
-	int	geojson = strcmp(x->format, "geojson") == 0;
-
-	if (geojson || strcmp(x->format, "ign") == 0) {
-		if (n > 0)
-			fputs(",\n", f);
-		if (geojson)
-			geojson_row(x, f, res, r);
-		else
-			ign_row(x, f, res, r);
-	} else
+	if (x->text != XF_TEXT_CSV && n > 0)
+		fputs(",\n", f);
+	if (x->text == XF_TEXT_GEOJSON)
+		geojson_row(x, f, res, r);
+	else if (x->text == XF_TEXT_IGN)
+		ign_row(x, f, res, r);
+	else
 		csv_row(x, f, res, r);
 }
 
 void
 xf_text_tail(const struct xf_spec *x, FILE *f)
 {
-	if (strcmp(x->format, "geojson") == 0 || strcmp(x->format, "ign") == 0)
+	if (x->text != XF_TEXT_CSV)
 		fputs("\n]}\n", f);
 }
 

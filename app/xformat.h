@@ -44,10 +44,14 @@ struct xf_col {
 const char	*xf_text(const struct xf_col *, PGresult *, int r, int i,
 		    char **tmp);
 
+/* How a text format's rows are written (xf_text_row). */
+enum xf_text_kind { XF_TEXT_CSV, XF_TEXT_GEOJSON, XF_TEXT_IGN };
+
 /* What one export writes. */
 struct xf_spec {
 	const struct form *form;
 	const char	*format;	/* gpkg geojson csv csv_shp bal ign */
+	enum xf_text_kind text;		/* of format, decided once */
 	int		 incremental;	/* rows carry their operation */
 	const char	*layer;		/* BD TOPO class: erp, zone_d_… */
 	struct xf_col	*cols;
